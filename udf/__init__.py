@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 
 def register(con, model=None):
-    """Register the duckbert SQL functions on `con`; see udf.register.register."""
-    from udf.register import register as _register
+    """Register the duckbert SQL functions on `con`; see udf.sql_functions.register."""
+    from udf.sql_functions import register as _register
 
     return _register(con, model=model)
 

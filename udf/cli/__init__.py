@@ -4,9 +4,14 @@ Each submodule holds one family of commands and imports its library inside the c
 `duckbert --help` never pays for torch or transformers.
 """
 
+import importlib
+
 import click
 
 from udf import __version__
+
+# One module per family of commands; each exposes COMMANDS, a list of click commands.
+COMMAND_MODULES = ("data", "warehouse")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,12 +20,6 @@ def main():
     """BERT anomaly detection for e-commerce sessions, inside a DuckDB warehouse."""
 
 
-def _add_commands():
-    from udf.cli import warehouse
-
-    for module in (warehouse,):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_add_commands()
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(f"udf.cli.{_name}").COMMANDS:
+        main.add_command(_command)

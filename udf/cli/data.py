@@ -1,0 +1,3 @@
+"""Data commands: generate the synthetic labelled e-commerce data set."""
+
+COMMANDS = []

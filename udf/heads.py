@@ -1,0 +1,128 @@
+"""Scoring heads that sit on the pooled BERT embedding.
+
+Both heads map a batch to a probability-like score in [0, 1], higher = more anomalous:
+- `ClassifierHead`: the seed's fully connected layer (optionally one hidden layer) plus an
+  optional lexical term, trained with binary cross-entropy;
+- `KnnHead`: the unsupervised detector, distance to the k-th nearest reference session,
+  mapped to [0, 1] by the empirical distribution of reference distances.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ClassifierHead(nn.Module):
+    """logit = mlp(embedding) + w . lexical_tfidf + b; probability = sigmoid(logit)."""
+
+    kind = "classifier"
+
+    def __init__(self, hidden_size: int, hidden_units: int = 0, dropout: float = 0.1,
+                 lexical_size: int = 0):
+        super().__init__()
+        self.hidden_units = int(hidden_units)
+        self.dropout_p = float(dropout)
+        if self.hidden_units:
+            self.mlp = nn.Sequential(
+                nn.Dropout(dropout),
+                nn.Linear(hidden_size, self.hidden_units),
+                nn.GELU(),
+                nn.Dropout(dropout),
+                nn.Linear(self.hidden_units, 1),
+            )
+        else:
+            self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, 1))
+        self.lexical_size = int(lexical_size)
+        if self.lexical_size:
+            self.lexical = nn.EmbeddingBag(self.lexical_size, 1, mode="sum")
+            nn.init.zeros_(self.lexical.weight)
+            self.register_buffer("idf", torch.ones(self.lexical_size))
+        else:
+            self.lexical = None
+
+    def config(self) -> dict:
+        return {
+            "kind": self.kind,
+            "hidden_units": self.hidden_units,
+            "dropout": self.dropout_p,
+            "lexical_size": self.lexical_size,
+        }
+
+    def logits(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
+        out = self.mlp(pooled.float()).squeeze(-1)
+        if self.lexical is not None and lexical is not None:
+            indices, offsets, weights = lexical
+            out = out + self.lexical(indices, offsets, per_sample_weights=weights).squeeze(-1)
+        return out
+
+    def probability(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
+        return torch.sigmoid(self.logits(pooled, lexical))
+
+
+class KnnHead(nn.Module):
+    """Unsupervised score: cosine distance to the k-th nearest reference embedding.
+
+    The raw distance is mapped to [0, 1] through the reference sessions' own leave-one-out
+    distances (an empirical CDF), so 0.99 reads "farther out than 99% of known sessions".
+    """
+
+    kind = "knn"
+
+    def __init__(self, hidden_size: int, n_reference: int, k: int = 10, n_quantiles: int = 201):
+        super().__init__()
+        self.k = int(k)
+        self.register_buffer("reference", torch.zeros(n_reference, hidden_size))
+        self.register_buffer("cdf_distance", torch.linspace(0, 2, n_quantiles))
+        self.register_buffer("cdf_level", torch.linspace(0, 1, n_quantiles))
+
+    def config(self) -> dict:
+        return {
+            "kind": self.kind,
+            "k": self.k,
+            "n_reference": int(self.reference.shape[0]),
+            "n_quantiles": int(self.cdf_distance.shape[0]),
+        }
+
+    def distance(self, pooled: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
+        sims = pooled.float() @ self.reference.T
+        k = min(self.k + int(exclude_self), sims.shape[1])
+        kth = sims.topk(k, dim=1).values[:, -1]
+        return 1.0 - kth
+
+    def fit_cdf(self) -> None:
+        """Set the distance-to-level map from the references' leave-one-out distances."""
+        levels = self.cdf_level
+        distances = torch.cat([
+            self.distance(chunk, exclude_self=True) for chunk in self.reference.split(1024)
+        ])
+        self.cdf_distance.copy_(torch.quantile(distances, levels))
+
+    def probability(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
+        d = self.distance(pooled)
+        xs, ys = self.cdf_distance, self.cdf_level
+        idx = torch.searchsorted(xs, d.contiguous()).clamp(1, xs.numel() - 1)
+        x0, x1 = xs[idx - 1], xs[idx]
+        y0, y1 = ys[idx - 1], ys[idx]
+        t = ((d - x0) / (x1 - x0).clamp(min=1e-12)).clamp(0, 1)
+        return (y0 + t * (y1 - y0)).clamp(0, 1)
+
+
+def build_head(hidden_size: int, config: dict) -> nn.Module:
+    """Rebuild a head from the `head` block of duckbert.json."""
+    kind = config.get("kind")
+    if kind == ClassifierHead.kind:
+        return ClassifierHead(
+            hidden_size,
+            hidden_units=config.get("hidden_units", 0),
+            dropout=config.get("dropout", 0.1),
+            lexical_size=config.get("lexical_size", 0),
+        )
+    if kind == KnnHead.kind:
+        return KnnHead(
+            hidden_size,
+            n_reference=config["n_reference"],
+            k=config.get("k", 10),
+            n_quantiles=config.get("n_quantiles", 201),
+        )
+    raise ValueError(f"unknown head kind {kind!r} in duckbert.json")

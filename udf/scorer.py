@@ -1,0 +1,208 @@
+"""Score session texts with a loaded duckbert model: dedup, cache, sort, batch, scatter.
+
+One `Scorer` per (artifact, device, precision) per process, shared by every DuckDB
+connection and thread (`get_scorer`). A call drops NULLs, deduplicates identical texts, serves
+repeats from an LRU cache keyed by text digest, sorts the rest by token length so padding is
+small, runs sub-batches that fit a token budget under `torch.inference_mode`, and scatters
+the scores back into the caller's order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from udf.batching import Coalescer
+from udf.cache import ScoreCache, text_key
+
+# Rows x padded tokens per forward pass: large enough to keep the cores busy, small enough
+# that activations stay in cache on a CPU and in memory on a GPU.
+TOKEN_BUDGET = {"cpu": 8192, "cuda": 262_144}
+MAX_ROWS = {"cpu": 128, "cuda": 2048}
+
+
+def _quantize_int8(encoder):
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(encoder, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class Scorer:
+    """A model ready to score: weights loaded once, on one device, at one precision."""
+
+    def __init__(self, model_dir: str | Path, device: str | None = None,
+                 precision: str | None = None, cache_size: int | None = None):
+        import torch
+
+        from udf.artifact import load_model
+        from udf.device import choose_device, choose_precision
+
+        self.model_dir = Path(model_dir).resolve()
+        self.model, self.meta = load_model(self.model_dir)
+        self.device = choose_device(device)
+        self.precision = choose_precision(self.device, self.meta.get("precision_check"),
+                                          precision)
+        self.version = self.meta["version"]
+        self.threshold = float(self.meta["threshold"])
+        self.max_length = self.model.tokenizer.max_length
+        if self.precision == "int8":
+            self.model.encoder = _quantize_int8(self.model.encoder)
+        self.model.to(self.device)
+        if self.precision == "bf16" and self.device == "cpu":
+            self.model.encoder.to(torch.bfloat16)
+        kind = "cuda" if self.device.startswith("cuda") else "cpu"
+        self.token_budget = TOKEN_BUDGET[kind]
+        self.max_rows = MAX_ROWS[kind]
+        if cache_size is None:
+            cache_size = int(os.environ.get("DUCKBERT_CACHE_SIZE", "200000"))
+        self.cache = ScoreCache(cache_size)
+        self._coalescer = Coalescer(self._score_unique)
+        self.rows_scored = 0
+        self.forward_rows = 0
+
+    # -- public API ---------------------------------------------------------------------
+
+    def score(self, texts: Sequence[str | None]) -> list[float | None]:
+        """Scores in [0, 1] aligned with `texts`; None where the text is None."""
+        out: list[float | None] = [None] * len(texts)
+        positions: dict[bytes, list[int]] = {}
+        first_text: dict[bytes, str] = {}
+        for i, text in enumerate(texts):
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                raise TypeError(f"session_text must be a string, got {type(text).__name__}")
+            key = text_key(text)
+            if key not in positions:
+                positions[key] = []
+                first_text[key] = text
+            positions[key].append(i)
+        keys = list(positions)
+        cached = self.cache.get_many(keys)
+        missing = [key for key, value in zip(keys, cached, strict=True) if value is None]
+        fresh = dict(zip(missing, self._coalescer.submit([first_text[k] for k in missing]),
+                         strict=True)) if missing else {}
+        for key, value in zip(keys, cached, strict=True):
+            score = value if value is not None else fresh[key]
+            for i in positions[key]:
+                out[i] = score
+        self.rows_scored += len(texts)
+        return out
+
+    def score_arrow(self, array):
+        """pyarrow DOUBLE array of scores for a pyarrow string array (nulls stay null)."""
+        import pyarrow as pa
+
+        return pa.array(self.score(array.to_pylist()), type=pa.float64())
+
+    def embed(self, texts: Sequence[str]):
+        """Pooled, normalized embeddings (float32 numpy, one row per text), uncached."""
+        import numpy as np
+
+        ids = self.model.tokenizer.ids(list(texts))
+        parts, order = [], []
+        for rows, pooled, _ in self._forward_batches(ids):
+            parts.append(pooled.float().cpu().numpy())
+            order.extend(rows)
+        if not parts:
+            return np.zeros((0, self.model.hidden_size), dtype=np.float32)
+        out = np.empty((len(texts), self.model.hidden_size), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+        return out
+
+    def info(self) -> dict:
+        return {
+            "name": self.meta["name"],
+            "version": self.version,
+            "base_model": self.meta["base_model"],
+            "training_mode": self.meta["training_mode"],
+            "text_format": self.meta.get("text_format"),
+            "threshold": self.threshold,
+            "threshold_policy": self.meta.get("threshold_policy"),
+            "device": self.device,
+            "precision": self.precision,
+            "path": str(self.model_dir),
+        }
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _score_unique(self, texts: list[str]) -> list[float]:
+        """Score texts that missed the cache (one coalesced job), then fill the cache."""
+        import torch
+
+        unique = list(dict.fromkeys(texts))
+        ids = self.model.tokenizer.ids(unique)
+        scores: dict[str, float] = {}
+        for rows, pooled, lexical_ids in self._forward_batches(ids):
+            lexical = self.model.lexical_inputs(lexical_ids, device=self.device)
+            with torch.inference_mode():
+                probs = self.model.probability(pooled, lexical).float().cpu().tolist()
+            for row, prob in zip(rows, probs, strict=True):
+                scores[unique[row]] = float(prob)
+        self.cache.put_many({text_key(t): s for t, s in scores.items()})
+        return [scores[t] for t in texts]
+
+    def _forward_batches(self, ids: list[list[int]]):
+        """Yield (row indices, pooled embeddings, their token ids) per length-sorted batch."""
+        import torch
+
+        lengths = [min(len(x), self.max_length - 2) + 2 for x in ids]
+        order = sorted(range(len(ids)), key=lengths.__getitem__)
+        start = 0
+        autocast = self.precision in ("bf16", "fp16") and self.device.startswith("cuda")
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        while start < len(order):
+            stop = start
+            while stop < len(order) and stop - start < self.max_rows:
+                if (stop - start + 1) * lengths[order[stop]] > self.token_budget and stop > start:
+                    break
+                stop += 1
+            rows = order[start:stop]
+            batch_ids = [ids[r] for r in rows]
+            input_ids, mask = self.model.tokenizer.batch(batch_ids)
+            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+            with torch.inference_mode():
+                if autocast:
+                    with torch.autocast("cuda", dtype=dtype):
+                        pooled = self.model.embed(input_ids, mask)
+                else:
+                    pooled = self.model.embed(input_ids, mask)
+            self.forward_rows += len(rows)
+            yield rows, pooled, batch_ids
+            start = stop
+
+
+_SCORERS: dict[tuple, Scorer] = {}
+_SCORERS_LOCK = threading.Lock()
+
+
+def get_scorer(model_dir: str | Path, device: str | None = None,
+               precision: str | None = None) -> Scorer:
+    """The process-wide Scorer for an artifact: loaded on first use, then shared."""
+    from udf.artifact import META_FILE
+
+    path = Path(model_dir).resolve()
+    try:
+        stamp = (path / META_FILE).stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (str(path), stamp, device, precision)
+    with _SCORERS_LOCK:
+        scorer = _SCORERS.get(key)
+        if scorer is None:
+            scorer = Scorer(path, device=device, precision=precision)
+            _SCORERS[key] = scorer
+        return scorer
+
+
+def clear_scorers() -> None:
+    """Forget loaded models (tests, and long-lived processes after retraining)."""
+    with _SCORERS_LOCK:
+        _SCORERS.clear()

@@ -1,0 +1,79 @@
+"""Tokenize session texts once, for both the BERT encoder and the lexical n-gram features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+)
+
+
+class SessionTokenizer:
+    """A fast WordPiece tokenizer without padding or truncation; batching is ours to do.
+
+    Texts longer than `max_length` keep their head (the session's shape) and their tail (how
+    it ended), dropping the middle: the end of a session is where abuse usually shows.
+    """
+
+    def __init__(self, model_dir: str | Path, max_length: int = 256):
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        if (model_dir / "tokenizer.json").exists():
+            tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        elif (model_dir / "vocab.txt").exists():
+            from tokenizers.implementations import BertWordPieceTokenizer
+
+            tok = BertWordPieceTokenizer(str(model_dir / "vocab.txt"), lowercase=True)
+        else:
+            raise FileNotFoundError(f"{model_dir} has no tokenizer.json or vocab.txt")
+        tok.no_truncation()
+        tok.no_padding()
+        self._tok = tok
+        self.max_length = int(max_length)
+        self.vocab_size = tok.get_vocab_size()
+        self.cls_id = self._special(("[CLS]", "<s>"))
+        self.sep_id = self._special(("[SEP]", "</s>"))
+        self.pad_id = self._special(("[PAD]", "<pad>"), default=0)
+
+    def _special(self, names, default=None):
+        for name in names:
+            token_id = self._tok.token_to_id(name)
+            if token_id is not None:
+                return token_id
+        if default is None:
+            raise ValueError(f"tokenizer has none of the special tokens {names}")
+        return default
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, without special tokens and without truncation."""
+        return [enc.ids for enc in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+    def fit(self, ids: list[int]) -> list[int]:
+        """[CLS] + ids + [SEP], cut to max_length by dropping the middle (head 1/4, tail 3/4)."""
+        room = self.max_length - 2
+        if len(ids) > room:
+            head = room // 4
+            ids = ids[:head] + ids[len(ids) - (room - head) :]
+        return [self.cls_id, *ids, self.sep_id]
+
+    def batch(self, id_lists: list[list[int]]):
+        """Pad fitted id lists into (input_ids, attention_mask) int64 tensors."""
+        import torch
+
+        fitted = [self.fit(ids) for ids in id_lists]
+        width = max(len(ids) for ids in fitted)
+        input_ids = torch.full((len(fitted), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(fitted), width), dtype=torch.long)
+        for row, ids in enumerate(fitted):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        return input_ids, mask
+
+    def save(self, out_dir: str | Path) -> None:
+        """Write tokenizer.json (padding and truncation off) into an artifact directory."""
+        self._tok.save(str(Path(out_dir) / "tokenizer.json"))
