@@ -71,7 +71,13 @@ def resolve_base_model(name: str | os.PathLike | None) -> Path:
         return path.resolve()
     if path.exists():
         raise ModelNotFoundError(f"base model {name!r} is a file; give its directory")
-    return _from_hub(str(name), looked_in=path)
+    text = str(name)
+    if text.startswith((".", "~", os.sep)) or text.count("/") > 1 or os.sep + os.sep in text:
+        raise ModelNotFoundError(
+            f"base model directory {path.resolve()} does not exist (not trying the hub for a "
+            f"path). The packaged default is {DEFAULT_BASE_MODEL!r}."
+        )
+    return _from_hub(text, looked_in=path)
 
 
 def _from_hub(name: str, looked_in: Path) -> Path:

@@ -14,7 +14,11 @@ from torch import nn
 
 
 class ClassifierHead(nn.Module):
-    """logit = mlp(embedding) + w . lexical_tfidf + b; probability = sigmoid(logit)."""
+    """logit = mlp(embedding) + scale * (w . tfidf + b); probability = sigmoid(logit).
+
+    The lexical term is a logistic regression over hashed n-grams; `scale` lets the head
+    learn how far to trust it next to the embedding.
+    """
 
     kind = "classifier"
 
@@ -37,6 +41,8 @@ class ClassifierHead(nn.Module):
         if self.lexical_size:
             self.lexical = nn.EmbeddingBag(self.lexical_size, 1, mode="sum")
             nn.init.zeros_(self.lexical.weight)
+            self.lexical_bias = nn.Parameter(torch.zeros(()))
+            self.lexical_scale = nn.Parameter(torch.ones(()))
             self.register_buffer("idf", torch.ones(self.lexical_size))
         else:
             self.lexical = None
@@ -49,11 +55,20 @@ class ClassifierHead(nn.Module):
             "lexical_size": self.lexical_size,
         }
 
-    def logits(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
+    def lexical_logit(self, lexical) -> torch.Tensor:
+        """w . tfidf + b for EmbeddingBag inputs (indices, offsets, weights)."""
+        indices, offsets, weights = lexical
+        return self.lexical(indices, offsets, per_sample_weights=weights).squeeze(-1) + \
+            self.lexical_bias
+
+    def logits(self, pooled: torch.Tensor, lexical=None, lexical_logit=None) -> torch.Tensor:
+        """Logits; the lexical part from bags, or precomputed as `lexical_logit`."""
         out = self.mlp(pooled.float()).squeeze(-1)
-        if self.lexical is not None and lexical is not None:
-            indices, offsets, weights = lexical
-            out = out + self.lexical(indices, offsets, per_sample_weights=weights).squeeze(-1)
+        if self.lexical is not None:
+            if lexical_logit is None and lexical is not None:
+                lexical_logit = self.lexical_logit(lexical)
+            if lexical_logit is not None:
+                out = out + self.lexical_scale * lexical_logit
         return out
 
     def probability(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:

@@ -17,11 +17,7 @@ from pathlib import Path
 
 from udf.batching import Coalescer
 from udf.cache import ScoreCache, text_key
-
-# Rows x padded tokens per forward pass: large enough to keep the cores busy, small enough
-# that activations stay in cache on a CPU and in memory on a GPU.
-TOKEN_BUDGET = {"cpu": 8192, "cuda": 262_144}
-MAX_ROWS = {"cpu": 128, "cuda": 2048}
+from udf.encode import MAX_ROWS, TOKEN_BUDGET, device_kind, embed_ids, iter_pooled
 
 
 def _quantize_int8(encoder):
@@ -57,7 +53,7 @@ class Scorer:
         self.model.to(self.device)
         if self.precision == "bf16" and self.device == "cpu":
             self.model.encoder.to(torch.bfloat16)
-        kind = "cuda" if self.device.startswith("cuda") else "cpu"
+        kind = device_kind(self.device)
         self.token_budget = TOKEN_BUDGET[kind]
         self.max_rows = MAX_ROWS[kind]
         if cache_size is None:
@@ -104,18 +100,8 @@ class Scorer:
 
     def embed(self, texts: Sequence[str]):
         """Pooled, normalized embeddings (float32 numpy, one row per text), uncached."""
-        import numpy as np
-
         ids = self.model.tokenizer.ids(list(texts))
-        parts, order = [], []
-        for rows, pooled, _ in self._forward_batches(ids):
-            parts.append(pooled.float().cpu().numpy())
-            order.extend(rows)
-        if not parts:
-            return np.zeros((0, self.model.hidden_size), dtype=np.float32)
-        out = np.empty((len(texts), self.model.hidden_size), dtype=np.float32)
-        out[order] = np.concatenate(parts)
-        return out
+        return embed_ids(self.model, ids, self.device, self.precision)
 
     def info(self) -> dict:
         return {
@@ -150,33 +136,10 @@ class Scorer:
         return [scores[t] for t in texts]
 
     def _forward_batches(self, ids: list[list[int]]):
-        """Yield (row indices, pooled embeddings, their token ids) per length-sorted batch."""
-        import torch
-
-        lengths = [min(len(x), self.max_length - 2) + 2 for x in ids]
-        order = sorted(range(len(ids)), key=lengths.__getitem__)
-        start = 0
-        autocast = self.precision in ("bf16", "fp16") and self.device.startswith("cuda")
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        while start < len(order):
-            stop = start
-            while stop < len(order) and stop - start < self.max_rows:
-                if (stop - start + 1) * lengths[order[stop]] > self.token_budget and stop > start:
-                    break
-                stop += 1
-            rows = order[start:stop]
-            batch_ids = [ids[r] for r in rows]
-            input_ids, mask = self.model.tokenizer.batch(batch_ids)
-            input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-            with torch.inference_mode():
-                if autocast:
-                    with torch.autocast("cuda", dtype=dtype):
-                        pooled = self.model.embed(input_ids, mask)
-                else:
-                    pooled = self.model.embed(input_ids, mask)
+        for rows, pooled, batch_ids in iter_pooled(self.model, ids, self.device, self.precision,
+                                                   self.token_budget, self.max_rows):
             self.forward_rows += len(rows)
             yield rows, pooled, batch_ids
-            start = stop
 
 
 _SCORERS: dict[tuple, Scorer] = {}

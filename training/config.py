@@ -1,0 +1,97 @@
+"""Every setting of a training run, with its default and why it is there."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+MODES = ("auto", "head", "full", "lora", "unsupervised")
+SPLITS = ("user", "time")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Defaults give the seed document's recipe on this machine."""
+
+    db_path: str
+    """DuckDB warehouse file to read labelled sessions from and record the model in."""
+    table: str = "training_sessions"
+    """Labelled table (or view); rows whose label is NULL are unlabelled."""
+    text_col: str = "session_text"
+    """Column holding the rendered session text the encoder reads."""
+    label_col: str = "is_anomaly"
+    """Boolean or 0/1 label column; NULL = unlabelled."""
+    id_col: str = "session_id"
+    """Row id, used for the data fingerprint and for resuming."""
+    user_col: str | None = "user_id"
+    """Grouping column for `split='user'` (no user in two splits); None: group by id."""
+    time_col: str | None = "session_start"
+    """Timestamp column for `split='time'`."""
+    family_col: str | None = "anomaly_family"
+    """Optional anomaly family column; metrics are reported per family when present."""
+    labelled_at_col: str | None = "labelled_at"
+    """When each label arrived; `resume` trains on labels that arrived after the model."""
+    base_model: str | None = None
+    """Pre-trained encoder: None = packaged all-MiniLM-L6-v2, or a local dir / hub name."""
+    mode: str = "auto"
+    """head (frozen encoder, train the head), full, lora, unsupervised, or auto."""
+    time_budget_s: float = 600.0
+    """Wall-clock budget that `auto` plans for (encode + train), in seconds."""
+    epochs: int | None = None
+    """Epochs for full/LoRA (head mode early-stops on validation up to `head_max_epochs`)."""
+    head_max_epochs: int = 80
+    """Upper bound of head-mode epochs; early stopping on validation PR-AUC picks fewer."""
+    name: str = "duckbert"
+    """Model name in duckbert_models; versions of one name replace each other as current."""
+    split: str = "user"
+    """user: grouped by user, stratified; time: train on the past, test on the future."""
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    """Train / validation / test shares."""
+    threshold_policy: str = "max_f1"
+    """How the flag threshold is chosen on validation: max_f1, precision, contamination."""
+    target_precision: float | None = None
+    """With threshold_policy='precision': the lowest threshold reaching this precision."""
+    contamination: float | None = None
+    """With threshold_policy='contamination': flag this share of sessions."""
+    max_length: int = 256
+    """Token limit of the encoder input (texts are rendered to fit 256)."""
+    lexical: bool | None = None
+    """Give the head the hashed n-gram term: None lets validation decide."""
+    bigram_buckets: int = 1 << 18
+    """Hash buckets for token bigrams in the lexical term."""
+    resume: bool = False
+    """Warm-start from the current model; keep the result only if validation is no worse."""
+    seed: int = 0
+    """Makes splits, initialisation and sampling repeatable (on the CPU)."""
+    device: str | None = None
+    """cpu, cuda or None for the best available."""
+    models_dir: str | None = None
+    """Where artifacts go; default: a `models/` folder next to the warehouse file."""
+    compare_peers: bool = True
+    """Also fit TF-IDF+LR and gradient boosting on the same split and print their scores."""
+    min_rows_per_split: int = 5
+    """Each split needs at least this many rows of each class (fewer: a clear error)."""
+    progress: bool = True
+    """Show progress bars."""
+    extra: dict = field(default_factory=dict)
+    """Free-form notes recorded with the run."""
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if self.target_precision is not None:
+            if not 0 < self.target_precision <= 1:
+                raise ValueError("target_precision must be in (0, 1]")
+            self.threshold_policy = "precision"
+        if self.contamination is not None:
+            if not 0 < self.contamination < 1:
+                raise ValueError("contamination must be in (0, 1)")
+            self.threshold_policy = "contamination"
+        if self.threshold_policy not in ("max_f1", "precision", "contamination"):
+            raise ValueError(f"unknown threshold policy {self.threshold_policy!r}")
+        if abs(sum(self.split_fractions) - 1.0) > 1e-6 or min(self.split_fractions) <= 0:
+            raise ValueError("split_fractions must be three positive shares summing to 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,138 @@
+"""Fine-tune the encoder with its head: every layer (`full`) or LoRA adapters (`lora`).
+
+Starts from the head that head-mode training found (linear probe, then fine-tune), trains
+with BCE and AdamW under a linear warm-up/decay schedule, bf16 autocast on a GPU, and keeps
+the epoch with the best validation PR-AUC. LoRA adapters are merged into the encoder before
+saving, so the runtime loads a plain encoder either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+
+LORA_TARGETS = ("query", "key", "value", "dense")
+ENCODER_LR = {"full": 3e-5, "lora": 5e-4}
+HEAD_LR = 1e-3
+BATCH_SIZE = 32
+
+
+def _batches(lengths: np.ndarray, rows: np.ndarray, batch_size: int, rng) -> list[np.ndarray]:
+    """Length-bucketed random batches: similar lengths together, order shuffled."""
+    shuffled = rows[rng.permutation(len(rows))]
+    chunks = []
+    for start in range(0, len(shuffled), batch_size * 20):
+        block = shuffled[start : start + batch_size * 20]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        chunks.extend(block[i : i + batch_size] for i in range(0, len(block), batch_size))
+    return [chunks[i] for i in rng.permutation(len(chunks))]
+
+
+def _wrap_lora(encoder, seed: int):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    names = {name.split(".")[-1] for name, module in encoder.named_modules()
+             if isinstance(module, torch.nn.Linear)}
+    targets = [t for t in LORA_TARGETS if t in names] or sorted(names)
+    config = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=targets,
+                        bias="none")
+    return get_peft_model(encoder, config)
+
+
+def predict(model, ids: list[list[int]], device: str) -> np.ndarray:
+    """Probabilities of the current (possibly training) model, in input order."""
+    from udf.encode import iter_pooled
+
+    model.eval()
+    precision = "bf16" if str(device).startswith("cuda") else "fp32"
+    out = np.zeros(len(ids), dtype=np.float64)
+    for rows, pooled, batch_ids in iter_pooled(model, ids, device, precision):
+        lexical = model.lexical_inputs(batch_ids, device=device)
+        with torch.inference_mode():
+            out[rows] = model.probability(pooled.float(), lexical).float().cpu().numpy()
+    return out
+
+
+def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.ndarray,
+             val_rows: np.ndarray, mode: str, device: str, epochs: int, imbalance: str,
+             seed: int, time_budget_s: float | None = None, log=print, progress=True):
+    """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history)."""
+    from sklearn.metrics import average_precision_score
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    if mode == "lora":
+        model.encoder = _wrap_lora(model.encoder, seed)
+    model.to(device)
+    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
+    if getattr(model.head, "lexical", None) is not None:
+        # The lexical logistic regression stays as fitted; Adam would overfit rare n-grams.
+        model.head.lexical.weight.requires_grad_(False)
+        model.head.lexical_bias.requires_grad_(False)
+    head_params = [p for p in model.head.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": encoder_params, "lr": ENCODER_LR[mode]},
+         {"params": head_params, "lr": HEAD_LR}],
+        weight_decay=0.01,
+    )
+    lengths = np.array([min(len(x), model.tokenizer.max_length) for x in ids])
+    steps_per_epoch = math.ceil(len(train_rows) / BATCH_SIZE)
+    total = max(1, steps_per_epoch * epochs)
+    warmup = max(1, total // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup))))
+    y = torch.from_numpy(labels.astype(np.float32))
+    n_pos = float(labels[train_rows].sum())
+    n_neg = float(len(train_rows) - n_pos)
+    pos_weight = torch.tensor(n_neg / max(n_pos, 1.0)) if imbalance == "pos_weight" else None
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(device)
+                                         if pos_weight is not None else None)
+    val_ids = [ids[r] for r in val_rows]
+    best_auc = average_precision_score(labels[val_rows], predict(model, val_ids, device))
+    best_state = copy.deepcopy(model.state_dict())
+    history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4)}]
+    log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
+    autocast = str(device).startswith("cuda")
+    started = time.monotonic()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        rows_order = train_rows
+        if imbalance == "balanced":
+            p = np.where(labels[train_rows] == 1, 0.5 / max(n_pos, 1), 0.5 / max(n_neg, 1))
+            rows_order = rng.choice(train_rows, size=len(train_rows), p=p / p.sum())
+        batches = _batches(lengths, rows_order, BATCH_SIZE, rng)
+        for batch in tqdm(batches, desc=f"{mode} epoch {epoch}/{epochs}", disable=not progress,
+                          leave=False):
+            batch_ids = [ids[r] for r in batch]
+            input_ids, mask = model.tokenizer.batch(batch_ids)
+            input_ids, mask = input_ids.to(device), mask.to(device)
+            lexical = model.lexical_inputs(batch_ids, device=device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                pooled = model.embed(input_ids, mask)
+            logits = model.head.logits(pooled.float(), lexical)
+            loss = loss_fn(logits, y[batch].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+        auc = average_precision_score(labels[val_rows], predict(model, val_ids, device))
+        history.append({"epoch": epoch, "val_pr_auc": round(float(auc), 4)})
+        log(f"  {mode}: epoch {epoch} val PR-AUC {auc:.4f}")
+        if auc > best_auc:
+            best_auc, best_state = auc, copy.deepcopy(model.state_dict())
+        if time_budget_s is not None and time.monotonic() - started > time_budget_s:
+            log(f"  {mode}: time budget reached after epoch {epoch}")
+            break
+    model.load_state_dict(best_state)
+    if mode == "lora":
+        model.encoder = model.encoder.merge_and_unload()
+    val_scores = predict(model, val_ids, device)
+    model.to("cpu").eval()
+    return model, float(best_auc), val_scores, history

@@ -1,0 +1,94 @@
+"""The classic detectors duckbert must beat, fitted on the same split:
+
+- TF-IDF (word 1-2 grams) + logistic regression on the session text;
+- gradient boosting on the session aggregates (the numeric columns of the table);
+- isolation forest on the same aggregates (unsupervised).
+Each picks its one hyper-parameter on validation and returns test scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from udf.sqlident import quote_table
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
+                 "DECIMAL", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "BOOLEAN")
+
+
+def read_aggregates(con, table: str, id_col: str, exclude: set[str]) -> tuple[list, dict]:
+    """Numeric columns of `table` (minus labels and ids): (column names, id -> row vector)."""
+    from udf.sqlident import quote_identifier
+
+    described = con.execute(f"describe {quote_table(table)}").fetchall()
+    columns = [name for name, kind, *_ in described
+               if kind.split("(")[0] in NUMERIC_TYPES and name not in exclude]
+    if not columns:
+        return [], {}
+    select = ", ".join(f"cast({quote_identifier(c)} as double)" for c in columns)
+    rows = con.execute(
+        f"select cast({quote_identifier(id_col)} as varchar), {select} "
+        f"from {quote_table(table)}"
+    ).fetchall()
+    return columns, {r[0]: np.array(r[1:], dtype=np.float64) for r in rows}
+
+
+def _pick(fit_score, options, y_val):
+    from sklearn.metrics import average_precision_score
+
+    best = None
+    for option in options:
+        val_scores, test_scores = fit_score(option)
+        auc = average_precision_score(y_val, val_scores)
+        if best is None or auc > best[0]:
+            best = (auc, option, val_scores, test_scores)
+    return best
+
+
+def tfidf_logreg(texts_train, y_train, texts_val, y_val, texts_test, seed: int = 0):
+    """(val scores, test scores, chosen C) of TF-IDF + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                 token_pattern=r"(?u)\b\w+\b|[$*+]+")
+    x_train = vectorizer.fit_transform(texts_train)
+    x_val, x_test = vectorizer.transform(texts_val), vectorizer.transform(texts_test)
+
+    def fit_score(c):
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000,
+                                   random_state=seed)
+        model.fit(x_train, y_train)
+        return model.predict_proba(x_val)[:, 1], model.predict_proba(x_test)[:, 1]
+
+    _, c, val_scores, test_scores = _pick(fit_score, (0.3, 1.0, 3.0, 10.0, 30.0), y_val)
+    return val_scores, test_scores, {"C": c}
+
+
+def gradient_boosting(x_train, y_train, x_val, y_val, x_test, seed: int = 0):
+    """(val scores, test scores, chosen params) of histogram gradient boosting."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def fit_score(option):
+        lr, leaves = option
+        model = HistGradientBoostingClassifier(learning_rate=lr, max_leaf_nodes=leaves,
+                                               max_iter=300, early_stopping=True,
+                                               random_state=seed)
+        model.fit(x_train, y_train)
+        return model.predict_proba(x_val)[:, 1], model.predict_proba(x_test)[:, 1]
+
+    _, option, val_scores, test_scores = _pick(
+        fit_score, ((0.05, 31), (0.1, 15), (0.1, 63)), y_val)
+    return val_scores, test_scores, {"learning_rate": option[0], "max_leaf_nodes": option[1]}
+
+
+def isolation_forest(x_fit, x_val, y_val, x_test, seed: int = 0):
+    """(val scores, test scores, params) of an isolation forest fitted without labels."""
+    from sklearn.ensemble import IsolationForest
+
+    def fit_score(n):
+        model = IsolationForest(n_estimators=n, random_state=seed).fit(x_fit)
+        return -model.score_samples(x_val), -model.score_samples(x_test)
+
+    _, n, val_scores, test_scores = _pick(fit_score, (200,), y_val)
+    return val_scores, test_scores, {"n_estimators": n}

@@ -1,0 +1,50 @@
+"""The one-screen text summaries that `duckbert train` and `duckbert evaluate` print."""
+
+from __future__ import annotations
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def metrics_block(metrics: dict, title: str) -> list[str]:
+    if not metrics:
+        return [f"{title}: no labelled rows"]
+    cm = metrics["confusion_matrix"]
+    lines = [
+        f"{title} ({metrics['n']} sessions, {metrics.get('positive_rate', 0):.1%} anomalous)",
+        f"  PR-AUC {_fmt(metrics['pr_auc'])}   ROC-AUC {_fmt(metrics['roc_auc'])}   "
+        f"recall@precision0.9 {_fmt(metrics.get('recall_at_precision_0.9'))}",
+        f"  at threshold {metrics['threshold']:.4f}: precision {metrics['precision']:.3f}  "
+        f"recall {metrics['recall']:.3f}  F1 {metrics['f1']:.3f}",
+        f"  confusion matrix: TP {cm['tp']}  FP {cm['fp']}  FN {cm['fn']}  TN {cm['tn']}",
+    ]
+    families = metrics.get("per_family") or {}
+    if families:
+        lines.append("  per family:  " + "  ".join(
+            f"{name} {v['recall']:.2f} (n={v['n']})" for name, v in families.items()))
+        lines[-1] = lines[-1].replace("per family:", "recall per family:")
+    return lines
+
+
+def train_summary(result) -> str:
+    if not result.retrained:
+        return result.note
+    lines = [
+        "",
+        f"model {result.name}@{result.version}  mode {result.mode}  "
+        f"({result.seconds:.0f}s, {result.n_labelled} labelled sessions)",
+    ]
+    if result.plan:
+        lines.append(f"  why this mode: {result.plan}")
+    lines.append(f"  threshold {result.threshold:.4f} — {result.threshold_policy}")
+    lines += metrics_block(result.test, "test split")
+    if result.peers:
+        ours = result.test.get("pr_auc")
+        peer_text = ", ".join(f"{name} {_fmt(v.get('pr_auc'))}"
+                              for name, v in result.peers.items())
+        lines.append(f"  peers on the same split (test PR-AUC): duckbert {_fmt(ours)} vs "
+                     f"{peer_text}")
+    lines.append(f"  artifact: {result.path}")
+    lines.append("  current model: " + ("yes" if result.kept else f"no — {result.note}"))
+    return "\n".join(lines)

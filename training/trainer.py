@@ -1,0 +1,451 @@
+"""One training run, end to end: read, split, encode, train, calibrate, evaluate, save, record.
+
+The test split is scored once, after the model and its threshold are fixed on validation.
+Nothing becomes current until its artifact is complete on disk (udf.artifact.save_model
+renames a finished directory into place; udf.catalog.record_run switches in a transaction).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.calibrate import choose_threshold
+from training.config import TrainConfig
+from training.data import TrainingDataError, check_labels, read_sessions
+from training.metrics import evaluate_scores
+from training.splits import make_split
+from training.threads import single_thread
+from udf.sqlident import quote_identifier, quote_table
+
+
+@dataclass
+class TrainResult:
+    """What a run produced; `kept` is False when --resume found the new model worse."""
+
+    name: str
+    version: str
+    path: str | None
+    mode: str
+    kept: bool
+    threshold: float
+    threshold_policy: str
+    test: dict
+    validation: dict
+    peers: dict = field(default_factory=dict)
+    plan: str = ""
+    seconds: float = 0.0
+    n_labelled: int = 0
+    split_sizes: dict = field(default_factory=dict)
+    note: str = ""
+    retrained: bool = True
+
+
+def _connect(db_path: str, read_only: bool):
+    from udf.dbfile import connect
+
+    return connect(db_path, read_only=read_only)
+
+
+def _models_dir(cfg: TrainConfig) -> Path:
+    return Path(cfg.models_dir) if cfg.models_dir else Path(cfg.db_path).resolve().parent / \
+        "models"
+
+
+def _remove_stale_temp(directory: Path) -> None:
+    """Half-written artifacts of killed runs are hidden `.NAME.tmp-*` dirs; sweep them."""
+    if directory.exists():
+        for path in directory.glob(".*.tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _new_labels(sessions, since: str | None) -> int:
+    if sessions.labelled_at is None or since is None:
+        return -1
+    cutoff = np.datetime64(since.replace("+00:00", ""))
+    stamps = sessions.labelled_at[sessions.labels >= 0]
+    return int((stamps > cutoff).sum())
+
+
+class Run:
+    """State shared by the steps of one training run."""
+
+    def __init__(self, cfg: TrainConfig, log):
+        self.cfg = cfg
+        self.log = log
+        self.started = time.monotonic()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read(self):
+        con = _connect(self.cfg.db_path, read_only=True)
+        try:
+            self.sessions = read_sessions(con, self.cfg)
+            from udf.catalog import current_model
+
+            self.current = current_model(con)
+            self.aggregates = self._aggregates(con) if self.cfg.compare_peers else ({}, [])
+        finally:
+            con.close()
+        if self.sessions.skipped_null_text:
+            self.log(f"  {self.sessions.skipped_null_text} rows have no session text and are "
+                     "not used")
+
+    def _aggregates(self, con):
+        from training.peers import read_aggregates
+
+        cfg = self.cfg
+        exclude = {c for c in (cfg.label_col, cfg.id_col) if c}
+        columns, by_id = read_aggregates(con, cfg.table, cfg.id_col, exclude) \
+            if cfg.id_col else ([], {})
+        return by_id, columns
+
+    # -- modes --------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        from udf.device import choose_device
+
+        self.device = choose_device(self.cfg.device)
+        self.read()
+        if self.cfg.mode == "unsupervised":
+            return self._unsupervised()
+        check_labels(self.sessions.labels, self.cfg.table)
+        self.split = make_split(self.sessions, self.cfg)
+        self._log_split()
+        if self.cfg.resume:
+            return self._resume()
+        return self._supervised()
+
+    def _log_split(self):
+        labels = self.sessions.labels
+        parts = []
+        for name in ("train", "val", "test"):
+            rows = getattr(self.split, name)
+            parts.append(f"{name} {rows.size} ({int((labels[rows] == 1).sum())} anomalous)")
+        how = "by user, stratified" if self.cfg.split == "user" else "by time"
+        self.log(f"split {how}: " + ", ".join(parts))
+
+    def _base_model(self):
+        from udf.base_models import resolve_base_model
+        from udf.heads import ClassifierHead
+        from udf.model import AnomalyModel
+
+        self.base_dir = resolve_base_model(self.cfg.base_model)
+        placeholder = ClassifierHead(1)
+        model = AnomalyModel.from_base(self.base_dir, placeholder, self.cfg.max_length,
+                                       bigram_buckets=self.cfg.bigram_buckets)
+        self.base_name = self.cfg.base_model or "all-MiniLM-L6-v2"
+        return model
+
+    def _features(self, model, rows: np.ndarray):
+        """Token ids and pooled embeddings of `rows` (all rows of the table are cached)."""
+        from training.embeddings import embed_texts
+
+        texts = [self.sessions.texts[r] for r in rows]
+        ids = model.tokenizer.ids(texts)
+        pooled = embed_texts(model, texts, ids, self.device, _models_dir(self.cfg) /
+                             ".embeddings", progress=self.cfg.progress)
+        return ids, pooled
+
+    def _head_data(self, model, ids, pooled, idf, rows_local):
+        import torch
+
+        from training.head_trainer import HeadData, make_bags
+
+        bags = make_bags(model.hasher, [ids[i] for i in rows_local], idf)
+        labels = self.sessions.labels[self.labelled[rows_local]]
+        return HeadData(torch.from_numpy(pooled[rows_local]), bags, labels)
+
+    def _prepare_head_inputs(self, model, idf=None):
+        labelled = self.sessions.labelled
+        self.labelled = labelled
+        position = {row: i for i, row in enumerate(labelled)}
+        ids, pooled = self._features(model, labelled)
+        local = {name: np.array([position[r] for r in getattr(self.split, name)], dtype=int)
+                 for name in ("train", "val", "test")}
+        if idf is None:
+            df = model.hasher.document_frequency([ids[i] for i in local["train"]])
+            idf = model.hasher.idf(df, len(local["train"]))
+        data = {name: self._head_data(model, ids, pooled, idf, rows)
+                for name, rows in local.items()}
+        return ids, local, idf, data
+
+    def _supervised(self) -> TrainResult:
+        from training.head_trainer import describe, head_scores, search_head
+
+        cfg = self.cfg
+        model = self._base_model()
+        ids, local, idf, data = self._prepare_head_inputs(model)
+        mode, plan = self._choose_mode(model, ids, local)
+        self.log("training the head on frozen embeddings (validation picks the candidate):")
+        with single_thread():
+            lexical_fit = self._fit_lexical(model, data, idf)
+            best, trials = search_head(data["train"], data["val"], model.hidden_size,
+                                       lexical_fit, cfg.head_max_epochs, cfg.seed,
+                                       lexical=cfg.lexical, log=self.log)
+        model.head = best.head
+        self.head_params = asdict(best.params)
+        self.log(f"  chosen: {describe(best.params)} (val PR-AUC {best.val_pr_auc:.4f})")
+        val_scores, val_auc = best.val_scores, best.val_pr_auc
+        history = {"head_trials": trials}
+        if mode in ("full", "lora"):
+            from training.finetune import finetune, predict
+
+            epochs = cfg.epochs or plan.epochs or 3
+            budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started))
+            train_rows, val_rows = local["train"], local["val"]
+            labels = self.sessions.labels[self.labelled]
+            model, ft_auc, ft_val, ft_history = finetune(
+                model, ids, labels, train_rows, val_rows, mode, self.device, epochs,
+                best.params.imbalance, cfg.seed, time_budget_s=budget, log=self.log,
+                progress=cfg.progress)
+            history["finetune"] = ft_history
+            if ft_auc > val_auc:
+                val_scores, val_auc = ft_val, ft_auc
+                test_scores = predict(model, [ids[i] for i in local["test"]], "cpu")
+            else:
+                self.log(f"  {mode} did not beat the head on validation; keeping head mode")
+                mode = "head"
+                test_scores = head_scores(model.head, data["test"])
+        else:
+            test_scores = head_scores(model.head, data["test"])
+        self.history = history
+        return self._finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
+                            [ids[i] for i in local["val"]])
+
+    def _fit_lexical(self, model, data, idf, choices=None):
+        from training.head_trainer import fit_lexical
+
+        if self.cfg.lexical is False:
+            self.lexical_params = {}
+            return None
+        fit = fit_lexical(data["train"], data["val"], model.hasher.size, idf, self.cfg.seed,
+                          choices=choices, log=self.log)
+        self.lexical_params = {"C": fit.C, "class_weight": fit.class_weight,
+                               "val_pr_auc": round(fit.val_pr_auc, 4)}
+        return fit
+
+    def _choose_mode(self, model, ids, local):
+        from training.auto import Plan, measure_rates, plan_mode, sample_for_timing
+
+        mode = self.cfg.mode
+        if mode != "auto":
+            return mode, Plan(mode, self.cfg.epochs or 3, f"--mode {mode}", {})
+        rates = measure_rates(model, sample_for_timing(ids, seed=self.cfg.seed), self.device)
+        plan = plan_mode(len(ids), local["train"].size, local["val"].size, rates,
+                         self.cfg.time_budget_s, self.device)
+        self.log(f"mode auto -> {plan.mode}: {plan.reason}")
+        return plan.mode, plan
+
+    # -- resume -------------------------------------------------------------------------
+
+    def _resume(self) -> TrainResult:
+        from training.head_trainer import HeadParams, fit_head, head_scores
+        from udf.artifact import load_model
+        from udf.heads import ClassifierHead
+
+        if self.current is None:
+            raise TrainingDataError("--resume needs a current model; train one without "
+                                    "--resume first")
+        model, meta = load_model(self.current.path)
+        arrived = _new_labels(self.sessions, meta.get("created_at"))
+        if arrived == 0 or meta.get("training_fingerprint") == self.sessions.fingerprint:
+            note = (f"no labels arrived since {self.current.label}; nothing to retrain")
+            self.log(note)
+            return TrainResult(meta["name"], meta["version"], self.current.path,
+                               meta["training_mode"], False, float(meta["threshold"]),
+                               meta.get("threshold_policy", ""), {}, {}, note=note,
+                               retrained=False)
+        self.log(f"resuming from {self.current.label}: {max(arrived, 0)} labels arrived since")
+        self.base_dir = Path(self.current.path)
+        self.base_name = meta["base_model"]
+        self.cfg.seed = int(meta.get("config", {}).get("seed", self.cfg.seed))
+        self.split = make_split(self.sessions, self.cfg)
+        warm = isinstance(model.head, ClassifierHead)
+        if model.hasher is None:
+            from udf.lexical import NgramHasher
+
+            model.hasher = NgramHasher(model.tokenizer.vocab_size, self.cfg.bigram_buckets)
+        ids, local, idf, data = self._prepare_head_inputs(model)
+        old_val = head_scores(model.head, data["val"]) if warm else None
+        params = HeadParams(**meta.get("head_params", {})) if warm else HeadParams()
+        params = HeadParams(**{**asdict(params), "lr": params.lr / 3})
+        stored = meta.get("lexical_params") or {}
+        choices = [(stored["C"], stored["class_weight"])] if "C" in stored else None
+        with single_thread():
+            lexical_fit = self._fit_lexical(model, data, idf, choices) if params.lexical \
+                else None
+            if lexical_fit is None:
+                self.lexical_params = {}
+            result = fit_head(params, data["train"], data["val"], model.hidden_size,
+                              lexical_fit, max(10, self.cfg.head_max_epochs // 4),
+                              self.cfg.seed, init=model.head if warm else None)
+        from sklearn.metrics import average_precision_score
+
+        old_auc = (average_precision_score(data["val"].labels, old_val) if warm else -1.0)
+        if warm:
+            self.log(f"  validation PR-AUC: current {old_auc:.4f}, retrained "
+                     f"{result.val_pr_auc:.4f}")
+        else:
+            self.log(f"  the current model is {meta['training_mode']}; trained a supervised "
+                     f"head on its encoder (validation PR-AUC {result.val_pr_auc:.4f})")
+        model.head = result.head
+        self.head_params = asdict(result.params)
+        self.history = {"resumed_from": self.current.version, "previous_val_pr_auc": old_auc}
+        keep = result.val_pr_auc >= old_auc - 1e-9
+        mode = meta["training_mode"] if warm else "head"
+        return self._finish(model, mode, f"--resume from "
+                            f"{self.current.label}", result.val_scores,
+                            head_scores(model.head, data["test"]),
+                            [ids[i] for i in local["val"]], keep=keep)
+
+    # -- unsupervised -------------------------------------------------------------------
+
+    def _unsupervised(self) -> TrainResult:
+        from training.unsupervised import fit_knn, knn_scores
+
+        model = self._base_model()
+        model.hasher = None
+        labels = self.sessions.labels
+        has_labels = set(np.unique(labels[labels >= 0]).tolist()) == {0, 1}
+        if has_labels:
+            self.split = make_split(self.sessions, self.cfg)
+            self._log_split()
+            fit_rows = np.setdiff1d(np.arange(len(labels)), self.split.test)
+        else:
+            self.log("no labels of both classes: the detector is fitted and calibrated "
+                     "without them")
+            fit_rows = np.arange(len(labels))
+        ids, pooled = self._features(model, np.arange(len(labels)))
+        model.head = fit_knn(pooled[fit_rows], self.cfg.seed)
+        scores = knn_scores(model.head, pooled)
+        self.head_params, self.lexical_params = {}, {}
+        self.history = {"n_reference": int(model.head.reference.shape[0])}
+        if has_labels:
+            return self._finish(model, "unsupervised", "--mode unsupervised",
+                                scores[self.split.val], scores[self.split.test],
+                                [ids[i] for i in self.split.val])
+        if self.cfg.threshold_policy == "max_f1":
+            self.cfg.threshold_policy, self.cfg.contamination = "contamination", 0.05
+        return self._finish(model, "unsupervised", "--mode unsupervised (no labels)",
+                            scores, None, ids[:256], labelled=False)
+
+    # -- finishing ----------------------------------------------------------------------
+
+    def _finish(self, model, mode, plan, val_scores, test_scores, val_ids, keep=True,
+                labelled=True) -> TrainResult:
+        from training.precision import precision_check
+        from udf.artifact import new_version, save_model
+
+        cfg = self.cfg
+        sessions = self.sessions
+        if labelled:
+            val_labels = sessions.labels[self.split.val]
+            threshold, policy = choose_threshold(cfg, val_labels, val_scores)
+            families = sessions.families
+            validation = evaluate_scores(val_labels, val_scores, threshold, curve=False)
+            test = evaluate_scores(sessions.labels[self.split.test], test_scores, threshold,
+                                   families[self.split.test] if families is not None else None)
+        else:
+            threshold, policy = choose_threshold(cfg, None, val_scores)
+            validation, test = {}, {}
+        with single_thread():
+            peers = self._peers() if labelled and cfg.compare_peers else {}
+        check = precision_check(model, val_ids, cfg.seed, log=self.log)
+        version = new_version()
+        directory = _models_dir(cfg)
+        _remove_stale_temp(directory / cfg.name)
+        path = directory / cfg.name / version
+        meta = {
+            "name": cfg.name, "version": version, "base_model": self.base_name,
+            "training_mode": mode, "text_format": self._text_format(),
+            "threshold": float(threshold), "threshold_policy": policy,
+            "precision_check": check,
+            "metrics": {"test": test, "validation": validation, "peers": peers},
+            "head_params": self.head_params, "lexical_params": self.lexical_params,
+            "history": self.history,
+            "training_table": cfg.table, "training_fingerprint": sessions.fingerprint,
+            "n_train": int(self.split.train.size) if labelled else len(sessions),
+            "split_sizes": self.split.sizes() if labelled else {},
+            "plan": plan, "config": cfg.to_dict(),
+        }
+        save_model(model, path, meta, base_dir=self.base_dir)
+        self._record(meta, path, keep)
+        seconds = time.monotonic() - self.started
+        return TrainResult(cfg.name, version, str(path), mode, keep, float(threshold), policy,
+                           test, validation, peers, plan, seconds,
+                           int(sessions.labelled.size),
+                           self.split.sizes() if labelled else {},
+                           "" if keep else "the retrained model was worse on validation; "
+                           "the current model stays current")
+
+    def _text_format(self) -> str | None:
+        con = _connect(self.cfg.db_path, read_only=True)
+        try:
+            columns = {r[0] for r in con.execute(
+                f"describe {quote_table(self.cfg.table)}").fetchall()}
+            if "text_format" not in columns:
+                return None
+            rows = con.execute(f"select distinct {quote_identifier('text_format')} from "
+                               f"{quote_table(self.cfg.table)} limit 2").fetchall()
+            return rows[0][0] if len(rows) == 1 else None
+        finally:
+            con.close()
+
+    def _record(self, meta: dict, path: Path, keep: bool) -> None:
+        import datetime as dt
+
+        from udf.catalog import record_run
+
+        row = {
+            "name": meta["name"], "version": meta["version"], "path": str(path),
+            "created_at": dt.datetime.now(dt.timezone.utc),
+            "training_mode": meta["training_mode"], "base_model": meta["base_model"],
+            "text_format": meta["text_format"], "threshold": meta["threshold"],
+            "threshold_policy": meta["threshold_policy"], "training_table": meta[
+                "training_table"], "training_fingerprint": meta["training_fingerprint"],
+            "n_train": meta["n_train"], "metrics": meta["metrics"],
+            "status": "current" if keep else "rejected",
+            "note": None if keep else "worse on validation than the current model",
+        }
+        con = _connect(self.cfg.db_path, read_only=False)
+        try:
+            record_run(con, row, make_current=keep)
+        finally:
+            con.close()
+
+    def _peers(self) -> dict:
+        from training import peers as peer_models
+        from training.metrics import ranking
+
+        sessions, split = self.sessions, self.split
+        labels = sessions.labels
+        out = {}
+
+        def texts(rows):
+            return [sessions.texts[r] for r in rows]
+
+        _, test_scores, params = peer_models.tfidf_logreg(
+            texts(split.train), labels[split.train], texts(split.val), labels[split.val],
+            texts(split.test), self.cfg.seed)
+        out["tfidf_logreg"] = {**ranking(labels[split.test], test_scores), "params": params}
+        by_id, columns = self.aggregates
+        if columns:
+            def matrix(rows):
+                return np.stack([by_id[str(sessions.ids[r])] for r in rows])
+
+            _, test_scores, params = peer_models.gradient_boosting(
+                matrix(split.train), labels[split.train], matrix(split.val), labels[split.val],
+                matrix(split.test), self.cfg.seed)
+            out["gbm_aggregates"] = {**ranking(labels[split.test], test_scores),
+                                     "params": params, "features": columns}
+        return out
+
+
+def train(cfg: TrainConfig, log=print) -> TrainResult:
+    """Train per `cfg`; see TrainConfig for every option."""
+    return Run(cfg, log).run()
