@@ -1,0 +1,224 @@
+"""Training on a tiny random BERT: splits, checks, head mode, artifacts, resume, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+from tests.training_data import make_training_table
+from training.config import TrainConfig
+from training.data import TrainingDataError
+from training.trainer import train
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return make_training_table(tmp_path / "w.duckdb")
+
+
+def config(db, tiny_bert, **kwargs):
+    defaults = dict(db_path=db, base_model=str(tiny_bert), mode="head", progress=False,
+                    compare_peers=False)
+    defaults.update(kwargs)
+    return TrainConfig(**defaults)
+
+
+def test_split_by_user_keeps_each_user_in_one_split_and_is_stratified():
+    from training.splits import split_by_user
+
+    rng = np.random.default_rng(0)
+    groups = np.array([f"u{i // 3}" for i in range(900)], dtype=object)
+    labels = (rng.random(900) < 0.1).astype(int)
+    split = split_by_user(groups, labels, (0.7, 0.15, 0.15), seed=1)
+    users = [set(groups[getattr(split, name)]) for name in ("train", "val", "test")]
+    assert not (users[0] & users[1] or users[0] & users[2] or users[1] & users[2])
+    assert split.train.size + split.val.size + split.test.size == 900
+    positive_users = {g for g, y in zip(groups, labels, strict=True) if y}
+    shares = [len(u & positive_users) / len(positive_users) for u in users]
+    assert shares[0] == pytest.approx(0.7, abs=0.05)
+    assert shares[1] == pytest.approx(0.15, abs=0.05)
+    again = split_by_user(groups, labels, (0.7, 0.15, 0.15), seed=1)
+    assert np.array_equal(again.test, split.test)
+
+
+def test_split_by_time_tests_on_the_newest_sessions():
+    from training.splits import split_by_time
+
+    times = np.array(["2026-10-03", "2026-10-01", "2026-10-05", "2026-10-02"] * 5,
+                     dtype="datetime64[us]")
+    split = split_by_time(times, (0.6, 0.2, 0.2))
+    assert times[split.train].max() <= times[split.val].min()
+    assert times[split.val].max() <= times[split.test].min()
+
+
+@pytest.mark.parametrize("policy,kwargs", [
+    ("max_f1", {}), ("precision", {"target_precision": 0.8}),
+    ("contamination", {"contamination": 0.1}),
+])
+def test_threshold_policies(policy, kwargs):
+    from training.calibrate import choose_threshold
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random(2000) < 0.1).astype(int)
+    scores = np.clip(labels * 0.5 + rng.normal(0.3, 0.15, 2000), 0, 1)
+    cfg = TrainConfig(db_path="x", **kwargs)
+    assert cfg.threshold_policy == policy
+    threshold, note = choose_threshold(cfg, labels, scores)
+    flags = scores >= threshold
+    if policy == "precision":
+        assert labels[flags].mean() >= 0.8
+    if policy == "contamination":
+        assert flags.mean() == pytest.approx(0.1, abs=0.01)
+    assert note
+
+
+def test_metrics_at_threshold_and_per_family():
+    from training.metrics import evaluate_scores
+
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    scores = np.array([0.9, 0.4, 0.2, 0.6, 0.8, 0.1])
+    families = np.array(["bot", "ato", "", "", "bot", ""], dtype=object)
+    m = evaluate_scores(labels, scores, 0.5, families)
+    assert m["confusion_matrix"] == {"tp": 2, "fp": 1, "fn": 1, "tn": 2}
+    assert m["precision"] == pytest.approx(2 / 3, abs=1e-3)
+    assert m["recall"] == pytest.approx(2 / 3, abs=1e-3)
+    assert m["per_family"]["bot"]["recall"] == 1.0
+    assert m["per_family"]["ato"]["recall"] == 0.0
+    assert 0 <= m["pr_auc"] <= 1 and m["pr_curve"]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"table": "nope"}, "does not exist"),
+    ({"text_col": "missing_col"}, "missing_col"),
+    ({"label_col": "n_events"}, "boolean, 0/1"),
+])
+def test_clear_errors_for_bad_tables(warehouse, tiny_bert, change, message):
+    with pytest.raises(TrainingDataError, match=message):
+        train(config(warehouse, tiny_bert, **change), log=quiet)
+
+
+def test_one_class_and_too_few_rows_are_refused(tmp_path, tiny_bert):
+    db = make_training_table(tmp_path / "one.duckdb", users=40, anomaly_rate=0.0)
+    with pytest.raises(TrainingDataError, match="only normal labels"):
+        train(config(db, tiny_bert), log=quiet)
+    db = make_training_table(tmp_path / "few.duckdb", users=12, anomaly_rate=0.2)
+    with pytest.raises(TrainingDataError, match="too few labelled rows"):
+        train(config(db, tiny_bert), log=quiet)
+
+
+def test_missing_base_model_says_where_it_looked(warehouse, tmp_path):
+    from udf.base_models import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        train(config(warehouse, tmp_path / "no-such-model"), log=quiet)
+
+
+def test_head_training_writes_an_artifact_the_udf_scores_identically(warehouse, tiny_bert):
+    import udf
+    from udf.artifact import read_meta
+    from udf.scorer import get_scorer
+
+    result = train(config(warehouse, tiny_bert, compare_peers=True), log=quiet)
+    assert result.kept and result.mode == "head"
+    assert result.test["pr_auc"] > 0.5
+    assert set(result.peers) == {"tfidf_logreg", "gbm_aggregates"}
+    meta = read_meta(result.path)
+    assert meta["threshold"] == pytest.approx(result.threshold)
+    assert meta["metrics"]["test"]["confusion_matrix"]
+    assert meta["text_format"] == "st1"
+    assert {"int8", "bf16"} <= set(meta["precision_check"])
+    con = duckdb.connect(warehouse)
+    try:
+        row = con.execute("select version, is_current, threshold, metrics from duckbert_models "
+                          "where is_current").fetchall()
+        assert row[0][0] == result.version and row[0][1]
+        assert json.loads(row[0][3])["test"]["pr_auc"] == result.test["pr_auc"]
+        udf.register(con)
+        texts = [r[0] for r in con.execute(
+            "select session_text from training_sessions order by session_id limit 50"
+        ).fetchall()]
+        sql = [r[0] for r in con.execute(
+            "select anomaly_score(session_text) from training_sessions order by session_id "
+            "limit 50").fetchall()]
+    finally:
+        con.close()
+    direct = get_scorer(result.path, precision="fp32").score(texts)
+    assert np.allclose(sql, direct, atol=0.01)
+
+
+def test_seed_makes_runs_repeatable(warehouse, tiny_bert, tmp_path):
+    first = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "a")), log=quiet)
+    second = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "b")), log=quiet)
+    assert first.test["pr_auc"] == second.test["pr_auc"]
+    assert first.threshold == pytest.approx(second.threshold)
+
+
+def test_resume_needs_new_labels_and_keeps_only_a_no_worse_model(warehouse, tiny_bert):
+    first = train(config(warehouse, tiny_bert), log=quiet)
+    nothing = train(config(warehouse, tiny_bert, resume=True), log=quiet)
+    assert not nothing.retrained and "no labels arrived" in nothing.note
+    con = duckdb.connect(warehouse)
+    con.execute("update training_sessions set labelled_at = now()::timestamp, "
+                "is_anomaly = true where session_id in ('s1-0', 's2-1', 's3-2')")
+    con.close()
+    resumed = train(config(warehouse, tiny_bert, resume=True), log=quiet)
+    assert resumed.retrained and resumed.version != first.version
+    con = duckdb.connect(warehouse, read_only=True)
+    rows = dict(con.execute("select version, status from duckbert_models").fetchall())
+    con.close()
+    assert rows[resumed.version] == ("current" if resumed.kept else "rejected")
+    assert rows[first.version] == ("superseded" if resumed.kept else "current")
+
+
+def test_unsupervised_without_any_labels_scores_in_unit_interval(tmp_path, tiny_bert):
+    import udf
+
+    db = make_training_table(tmp_path / "u.duckdb", users=60)
+    con = duckdb.connect(db)
+    con.execute("update training_sessions set is_anomaly = null")
+    con.close()
+    result = train(config(db, tiny_bert, mode="unsupervised"), log=quiet)
+    assert result.mode == "unsupervised" and "contamination" in result.threshold_policy
+    con = duckdb.connect(db)
+    try:
+        udf.register(con)
+        lo, hi, flagged = con.execute(
+            "select min(anomaly_score(session_text)), max(anomaly_score(session_text)), "
+            "avg(anomaly_flag(session_text)::int) from training_sessions").fetchall()[0]
+    finally:
+        con.close()
+    assert 0 <= lo <= hi <= 1
+    assert 0.0 < flagged < 0.25
+
+
+def test_evaluate_reproduces_the_test_metrics(warehouse, tiny_bert):
+    from training.evaluate import evaluate_model
+
+    result = train(config(warehouse, tiny_bert), log=quiet)
+    metrics = evaluate_model(config(warehouse, tiny_bert), None, split="test")
+    assert metrics["pr_auc"] == pytest.approx(result.test["pr_auc"], abs=0.02)
+    assert metrics["n"] == result.test["n"]
+
+
+def test_a_failed_run_leaves_the_previous_model_current(warehouse, tiny_bert, monkeypatch):
+    import udf.artifact
+
+    first = train(config(warehouse, tiny_bert), log=quiet)
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(udf.artifact, "save_model", broken_save)
+    with pytest.raises(OSError):
+        train(config(warehouse, tiny_bert), log=quiet)
+    con = duckdb.connect(warehouse, read_only=True)
+    current = con.execute("select version from duckbert_models where is_current").fetchall()
+    con.close()
+    assert current == [(first.version,)]
