@@ -58,7 +58,7 @@ def _bisect(cum, u):
 
 def dwell(rng, median=25.0, sigma=0.9, pause_p=0.03):
     """Seconds a person spends on a page: log-normal, now and then a long pause."""
-    x = rng.lognormvariate(math.log(median), sigma)
+    x = math.exp(math.log(median) + sigma * rng.gauss(0.0, 1.0))
     if rng.random() < pause_p:
         x += rng.uniform(120, 900)
     return min(x, MAX_GAP_S)
