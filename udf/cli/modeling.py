@@ -92,6 +92,34 @@ def evaluate(db_path, model, table, text_col, label_col, split_name, as_json):
                                                     f"({metrics['rows']})")))
 
 
+@click.command()
+@db_option
+@click.argument("session_ids", nargs=-1, required=True)
+@click.option("--anomaly/--normal", "is_anomaly", required=True,
+              help="The analyst's verdict for these sessions.")
+@click.option("--note", default=None, help="Free text kept with the label.")
+@click.option("--family", default=None, help="Anomaly family, e.g. card_testing.")
+@click.option("--source", default="analyst", show_default=True,
+              help="Who labelled (label_source).")
+def label(db_path, session_ids, is_anomaly, note, family, source):
+    """Record a verdict on flagged sessions; `train --resume` learns from it."""
+    from udf.dbfile import connect
+    from udf.labels import add_labels
+
+    def write():
+        con = connect(db_path)
+        try:
+            return add_labels(con, list(session_ids), is_anomaly, note=note, family=family,
+                              source=source)
+        finally:
+            con.close()
+
+    n = _run(write)
+    verdict = "anomalous" if is_anomaly else "normal"
+    click.echo(f"labelled {n} session(s) {verdict}. Next: duckbert build --db {db_path} && "
+               f"duckbert train --db {db_path} --resume && duckbert build --db {db_path}")
+
+
 def _config(cls, **kwargs):
     try:
         return cls(**kwargs)
@@ -113,4 +141,4 @@ def _run(fn):
         raise click.ClickException(str(exc)) from exc
 
 
-COMMANDS = [train, evaluate]
+COMMANDS = [train, evaluate, label]
