@@ -1,0 +1,193 @@
+{# Version of the session_text format; stored in sessions.text_format and in each model artifact. #}
+{% macro session_text_version() -%}
+    'st1'
+{%- endmacro %}
+
+{# Time since the previous item as a band named by its lower edge: 0s 1s 2s 5s 10s 30s 1m 3m 10m 30m 2h 1d. #}
+{% macro gap_band(seconds) -%}
+    case
+        when {{ seconds }} is null then null
+        when {{ seconds }} < 1 then '0s'
+        when {{ seconds }} < 2 then '1s'
+        when {{ seconds }} < 5 then '2s'
+        when {{ seconds }} < 10 then '5s'
+        when {{ seconds }} < 30 then '10s'
+        when {{ seconds }} < 60 then '30s'
+        when {{ seconds }} < 180 then '1m'
+        when {{ seconds }} < 600 then '3m'
+        when {{ seconds }} < 1800 then '10m'
+        when {{ seconds }} < 7200 then '30m'
+        when {{ seconds }} < 86400 then '2h'
+        else '1d'
+    end
+{%- endmacro %}
+
+{# Price as one word: tiny < 5 <= cheap < 20 <= low < 60 <= mid < 200 <= high < 600 <= luxury. #}
+{% macro price_band(price) -%}
+    case
+        when {{ price }} is null then null
+        when {{ price }} < 5 then 'tiny'
+        when {{ price }} < 20 then 'cheap'
+        when {{ price }} < 60 then 'low'
+        when {{ price }} < 200 then 'mid'
+        when {{ price }} < 600 then 'high'
+        else 'luxury'
+    end
+{%- endmacro %}
+
+{# A duration in its largest whole unit: 45s, 12m (under 2 hours), 5h (under 2 days), 3d. #}
+{% macro duration_text(seconds) -%}
+    case
+        when {{ seconds }} < 60 then cast(floor({{ seconds }}) as bigint) || 's'
+        when {{ seconds }} < 7200 then cast(floor({{ seconds }} / 60) as bigint) || 'm'
+        when {{ seconds }} < 172800 then cast(floor({{ seconds }} / 3600) as bigint) || 'h'
+        else cast(floor({{ seconds }} / 86400) as bigint) || 'd'
+    end
+{%- endmacro %}
+
+{# Event type as one word: remove_from_cart reads "remove". #}
+{% macro event_word(event_type) -%}
+    case {{ event_type }} when 'remove_from_cart' then 'remove' else {{ event_type }} end
+{%- endmacro %}
+
+{# Category leaf of the dotted code (underscores as spaces), else c + the id's last 3 digits. #}
+{% macro category_word(category_code, category_id) -%}
+    case
+        when {{ category_code }} <> 'unknown'
+            then translate(regexp_extract({{ category_code }}, '[^.]+$'), '_|', '  ')
+        when {{ category_id }} is not null then 'c' || right({{ category_id }}, 3)
+    end
+{%- endmacro %}
+
+{# One event: [gap] type, then "same" (the previous event's product) or [next] [category] [brand] price;
+   category and brand are written only when they differ from the previous event's. #}
+{% macro event_segment(
+    gap_seconds, event_type, product_id, previous_product_id, category_code, category_id,
+    previous_category, brand, previous_brand, price
+) -%}
+    concat_ws(
+        ' ',
+        {{ gap_band(gap_seconds) }},
+        {{ event_word(event_type) }},
+        case
+            when {{ product_id }} = {{ previous_product_id }} then 'same'
+            else nullif(concat_ws(
+                ' ',
+                case
+                    when try_cast({{ product_id }} as hugeint)
+                        - try_cast({{ previous_product_id }} as hugeint) between 1 and 5
+                        then 'next'
+                end,
+                case
+                    when {{ category_key(category_code, category_id) }} is distinct from {{ previous_category }}
+                        then {{ category_word(category_code, category_id) }}
+                end,
+                case
+                    when {{ brand }} <> 'unknown' and {{ brand }} is distinct from {{ previous_brand }}
+                        then replace({{ brand }}, '|', ' ')
+                end,
+                {{ price_band(price) }}
+            ), '')
+        end
+    )
+{%- endmacro %}
+
+{# What makes two events the same category: the category id, else the code. #}
+{% macro category_key(category_code, category_id) -%}
+    coalesce({{ category_id }}, {{ category_code }})
+{%- endmacro %}
+
+{# The first `max_words` words of free text, lower case, with "|" and runs of whitespace as one space. #}
+{% macro first_words(text, max_words) -%}
+    nullif(array_to_string(list_slice(string_split(
+        trim(regexp_replace(lower({{ text }}), '[|\s]+', ' ', 'g')), ' '
+    ), 1, {{ max_words }}), ' '), '')
+{%- endmacro %}
+
+{# One review: [gap] review rating [verified] and its first `max_words` words of text. #}
+{% macro review_segment(gap_seconds, rating, is_verified, review_text, max_words) -%}
+    concat_ws(
+        ' ',
+        {{ gap_band(gap_seconds) }},
+        'review',
+        cast({{ rating }} as varchar),
+        case when {{ is_verified }} then 'verified' end,
+        {{ first_words(review_text, max_words) }}
+    )
+{%- endmacro %}
+
+{# Words of review text to keep: var review_words (20), or review_words_many (10) past review_many (3) reviews. #}
+{% macro review_word_limit(reviews_in_session) -%}
+    case
+        when {{ reviews_in_session }} > {{ var('review_many', 3) }} then {{ var('review_words_many', 10) }}
+        else {{ var('review_words', 20) }}
+    end
+{%- endmacro %}
+
+{# Rough WordPiece count of a segment plus its separator: 1.3 tokens a word, measured in docs/SESSION_TEXT.md. #}
+{% macro estimated_tokens(text) -%}
+    cast(ceil(1.3 * (length({{ text }}) - length(replace({{ text }}, ' ', '')) + 1)) as integer) + 1
+{%- endmacro %}
+
+{# "n <word>" when the count is above zero, else NULL. #}
+{% macro count_word(column, word) -%}
+    case when {{ column }} > 0 then {{ column }} || ' {{ word }}' end
+{%- endmacro %}
+
+{# "n <word>" for each nonzero count, in the given order (a header or summary fragment). #}
+{% macro count_words(counts) -%}
+    {%- set parts = [] -%}
+    {%- for column, word in counts -%}
+        {%- do parts.append(count_word(column, word)) -%}
+    {%- endfor -%}
+    nullif(concat_ws(' ', {{ parts | join(', ') }}), '')
+{%- endmacro %}
+
+{# Item types of a session as (item_type, count column suffix, word), in funnel order, reviews last. #}
+{% macro item_types() -%}
+    {{ return([
+        ('view', 'view', 'view'), ('click', 'click', 'click'), ('cart', 'cart', 'cart'),
+        ('remove_from_cart', 'remove_from_cart', 'remove'), ('purchase', 'purchase', 'purchase'),
+        ('review', 'reviews', 'review')
+    ]) }}
+{%- endmacro %}
+
+{# The (count column, word) pairs of a session's item counts, e.g. (n_view, view). #}
+{% macro item_count_words(prefix='n_') -%}
+    {%- set pairs = [] -%}
+    {%- for item_type, suffix, word in item_types() -%}
+        {%- do pairs.append((prefix ~ suffix, word)) -%}
+    {%- endfor -%}
+    {{ return(pairs) }}
+{%- endmacro %}
+
+{# Header segment: duration, event count and counts by type, pace, distinct products/categories/brands. #}
+{% macro session_header(duration_seconds, n_events, n_products, n_categories, n_brands) -%}
+    concat_ws(
+        ' ',
+        {{ duration_text(duration_seconds) }},
+        {{ n_events }} || ' events',
+        {{ count_words(item_count_words()) }},
+        case
+            when {{ n_events }} >= 2 and {{ duration_seconds }} >= 1
+                then case
+                    when {{ n_events }} * 60.0 / {{ duration_seconds }} >= 10
+                        then cast(round({{ n_events }} * 60.0 / {{ duration_seconds }}) as bigint) || '/min'
+                    else printf('%.1f', {{ n_events }} * 60.0 / {{ duration_seconds }}) || '/min'
+                end
+        end,
+        {{ count_word(n_products, 'products') }},
+        {{ count_word(n_categories, 'categories') }},
+        {{ count_word(n_brands, 'brands') }}
+    )
+{%- endmacro %}
+
+{# The segment that stands for the summarized middle: "40 more: 35 view 5 cart over 8m". #}
+{% macro middle_summary(n_items, span_seconds) -%}
+    concat_ws(
+        ' ',
+        {{ n_items }} || ' more:',
+        {{ count_words(item_count_words('m_')) }},
+        'over ' || {{ duration_text(span_seconds) }}
+    )
+{%- endmacro %}
