@@ -8,6 +8,7 @@ directory first and renames it into place, so a reader never sees a half-written
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -72,13 +73,16 @@ def read_meta(model_dir: str | Path) -> dict:
 
 def verify_weights(model_dir: str | Path, meta: dict) -> None:
     """Fail clearly when the weights file is missing, truncated or altered."""
-    from udf.base_models import check_safetensors_dir
+    from udf.base_models import ModelNotFoundError, check_safetensors_dir
 
     model_dir = Path(model_dir)
-    check_safetensors_dir(model_dir)
     weights = model_dir / WEIGHTS_FILE
+    # A pickle-only folder is explained (UnsafeModelError); no weights at all is reported
+    # below as an ArtifactError, like any other damage to the artifact.
+    with contextlib.suppress(ModelNotFoundError):
+        check_safetensors_dir(model_dir)
     if not weights.exists():
-        raise ArtifactError(f"{model_dir} has no {WEIGHTS_FILE}")
+        raise ArtifactError(f"{model_dir} has no {WEIGHTS_FILE}; retrain or restore the file")
     actual = file_sha256(weights)
     if actual != meta["weights_sha256"]:
         raise ArtifactError(

@@ -16,13 +16,19 @@ def device_kind(device: str) -> str:
 
 
 def length_sorted_batches(lengths: list[int], token_budget: int, max_rows: int):
-    """Yield lists of row indices, shortest texts first, each within the token budget."""
+    """Yield lists of row indices, shortest texts first, each within the token budget.
+
+    A batch never mixes two lengths (pass padded widths): each text is then encoded at its
+    own width, so its embedding does not depend on which texts share its batch.
+    """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     start = 0
     while start < len(order):
         stop = start + 1
+        width = lengths[order[start]]
         while (stop < len(order) and stop - start < max_rows
-               and (stop - start + 1) * lengths[order[stop]] <= token_budget):
+               and lengths[order[stop]] == width
+               and (stop - start + 1) * width <= token_budget):
             stop += 1
         yield order[start:stop]
         start = stop
@@ -36,8 +42,7 @@ def iter_pooled(model, ids: list[list[int]], device: str, precision: str = "fp32
     kind = device_kind(device)
     token_budget = token_budget or TOKEN_BUDGET[kind]
     max_rows = max_rows or MAX_ROWS[kind]
-    max_length = model.tokenizer.max_length
-    lengths = [min(len(x), max_length - 2) + 2 for x in ids]
+    lengths = [model.tokenizer.padded_length(len(x)) for x in ids]
     autocast = precision in ("bf16", "fp16") and kind == "cuda"
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     for rows in length_sorted_batches(lengths, token_budget, max_rows):

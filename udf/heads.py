@@ -9,8 +9,53 @@ Both heads map a batch to a probability-like score in [0, 1], higher = more anom
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+
+def rowwise_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x @ weight.T, each row computed as its own 1-row product (a batched matmul).
+
+    BLAS picks other kernels, with other summation orders, for other row counts (MKL does
+    below 12 rows and for counts that are not a multiple of 4), so a plain matmul would move
+    one session's score in the last bits with the number of sessions scored alongside it.
+    """
+    return torch.bmm(x.unsqueeze(1), weight.T.unsqueeze(0).expand(x.shape[0], -1, -1)).squeeze(1)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def stable_sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    """sigmoid, float64, the same scalar code for every element (inference only).
+
+    torch runs a vectorized kernel over most of a tensor and a scalar one over its tail, and
+    the two round differently, so torch.sigmoid would make a score depend on the session's
+    position in its batch. One scalar libm call per session costs well under a microsecond.
+    """
+    values = logits.detach().double().cpu().reshape(-1).tolist()
+    out = torch.tensor([_sigmoid(v) for v in values], dtype=torch.float64)
+    return out.reshape(logits.shape).to(logits.device)
+
+
+def _mlp_forward(mlp: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """`mlp(x)`; at inference (no grad) with batch-size-independent Linear layers."""
+    if torch.is_grad_enabled():
+        return mlp(x)
+    for layer in mlp:
+        if isinstance(layer, nn.Linear):
+            x = rowwise_matmul(x, layer.weight)
+            if layer.bias is not None:
+                x = x + layer.bias
+        else:
+            x = layer(x)
+    return x
 
 
 class ClassifierHead(nn.Module):
@@ -63,7 +108,7 @@ class ClassifierHead(nn.Module):
 
     def logits(self, pooled: torch.Tensor, lexical=None, lexical_logit=None) -> torch.Tensor:
         """Logits; the lexical part from bags, or precomputed as `lexical_logit`."""
-        out = self.mlp(pooled.float()).squeeze(-1)
+        out = _mlp_forward(self.mlp, pooled.float()).squeeze(-1)
         if self.lexical is not None:
             if lexical_logit is None and lexical is not None:
                 lexical_logit = self.lexical_logit(lexical)
@@ -72,7 +117,8 @@ class ClassifierHead(nn.Module):
         return out
 
     def probability(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
-        return torch.sigmoid(self.logits(pooled, lexical))
+        logits = self.logits(pooled, lexical)
+        return torch.sigmoid(logits) if torch.is_grad_enabled() else stable_sigmoid(logits)
 
 
 class KnnHead(nn.Module):
@@ -100,7 +146,9 @@ class KnnHead(nn.Module):
         }
 
     def distance(self, pooled: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
-        sims = pooled.float() @ self.reference.T
+        pooled = pooled.float()
+        sims = pooled @ self.reference.T if torch.is_grad_enabled() else \
+            rowwise_matmul(pooled, self.reference)
         k = min(self.k + int(exclude_self), sims.shape[1])
         kth = sims.topk(k, dim=1).values[:, -1]
         return 1.0 - kth

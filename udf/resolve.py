@@ -35,7 +35,7 @@ class Binding:
         path = Path(name).expanduser()
         if (path / "duckbert.json").exists():
             return str(path.resolve())
-        names = sorted(k for k in self.known if "@" not in k)
+        names = sorted({k.split("@", 1)[0] for k in self.known if "@" in k})  # not versions
         listing = ", ".join(names) if names else "none (train one with `duckbert train`)"
         raise LookupError(f"unknown duckbert model {name!r}; known models: {listing}")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,13 +20,11 @@ from udf.encode import MAX_ROWS, TOKEN_BUDGET, device_kind, embed_ids, iter_pool
 
 
 def _quantize_int8(encoder):
-    import torch
+    """Row-wise int8 Linear layers: unlike torch's quantize_dynamic, whose activation scale
+    comes from the whole batch, a text's score then does not depend on its neighbours."""
+    from udf.quantize import quantize_int8
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
-
-        return quantize_dynamic(encoder, {torch.nn.Linear}, dtype=torch.qint8)
+    return quantize_int8(encoder)
 
 
 class Scorer:

@@ -27,6 +27,10 @@ SCORE_NAMED = "anomaly_score_named"
 INSTANCE_FN = "duckbert_instance_id"
 
 _BINDINGS: dict[str, Binding] = {}
+# The Python callables behind each instance's functions. DuckDB's catalog keeps only a
+# borrowed pointer; the owning reference belongs to the connection or cursor that registered
+# them and is dropped when that one closes, after which a call would crash the process.
+_KEEPALIVE: dict[str, tuple] = {}
 _LOCK = threading.Lock()
 
 
@@ -137,9 +141,13 @@ def register(con, model: str | None = None) -> Binding:
         else:
             instance = uuid.uuid4().hex
             _BINDINGS[instance] = binding
-            score_default, score_named, flag, explain, threshold, model_info = _functions(
-                instance
-            )
+            functions = _functions(instance)
+            score_default, score_named, flag, explain, threshold, model_info = functions
+
+            def instance_fn():
+                return instance
+
+            _KEEPALIVE[instance] = (*functions, instance_fn)
             arrow = {"type": "arrow", "null_handling": "special"}
             con.create_function(SCORE_DEFAULT, score_default, [VARCHAR], DOUBLE, **arrow)
             con.create_function(SCORE_NAMED, score_named, [VARCHAR, VARCHAR], DOUBLE, **arrow)
@@ -147,6 +155,6 @@ def register(con, model: str | None = None) -> Binding:
             con.create_function("anomaly_explain", explain, [VARCHAR], VARCHAR, **arrow)
             con.create_function("anomaly_threshold", threshold, [], DOUBLE)
             con.create_function("anomaly_model", model_info, [], VARCHAR)
-            con.create_function(INSTANCE_FN, lambda: instance, [], VARCHAR)
+            con.create_function(INSTANCE_FN, instance_fn, [], VARCHAR)
     create_macros(con)
     return binding

@@ -11,6 +11,12 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
 )
 
+# Padded widths are multiples of this (capped at max_length), and a batch holds one width
+# only, so a text is always encoded at the same width whatever its batch neighbours are:
+# attention kernels block their reductions by sequence length, and a text's score must not
+# depend on which other texts share its batch.
+PAD_MULTIPLE = 8
+
 
 class SessionTokenizer:
     """A fast WordPiece tokenizer without padding or truncation; batching is ours to do.
@@ -61,12 +67,21 @@ class SessionTokenizer:
             ids = ids[:head] + ids[len(ids) - (room - head) :]
         return [self.cls_id, *ids, self.sep_id]
 
+    def padded_length(self, n_ids: int) -> int:
+        """Width a text of `n_ids` token ids (no specials) is padded to: its own bucket."""
+        fitted = min(n_ids, self.max_length - 2) + 2
+        return min(-(-fitted // PAD_MULTIPLE) * PAD_MULTIPLE, self.max_length)
+
     def batch(self, id_lists: list[list[int]]):
-        """Pad fitted id lists into (input_ids, attention_mask) int64 tensors."""
+        """Pad fitted id lists into (input_ids, attention_mask) int64 tensors.
+
+        The width is the largest padded_length in the batch; batches that keep one padded
+        width (udf.encode does) give each text the same tensors whatever its neighbours.
+        """
         import torch
 
         fitted = [self.fit(ids) for ids in id_lists]
-        width = max(len(ids) for ids in fitted)
+        width = max(self.padded_length(len(ids)) for ids in id_lists)
         input_ids = torch.full((len(fitted), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(fitted), width), dtype=torch.long)
         for row, ids in enumerate(fitted):
