@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint dbt_project/models macros
 
 test: lint
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs warehouse

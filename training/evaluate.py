@@ -14,11 +14,11 @@ def evaluate_model(cfg, model: str, split: str | None = None) -> dict:
     split=None uses every labelled row; "test"/"val" re-derive the model's own split (same
     seed) so the figures match what training reported.
     """
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
     from udf.resolve import resolve_binding
     from udf.scorer import get_scorer
 
-    con = connect(cfg.db_path, read_only=True)
+    con = connect_warehouse(cfg.db_path, read_only=True)
     try:
         binding = resolve_binding(con, model)
         sessions = read_sessions(con, cfg)

@@ -1,19 +1,20 @@
 """Measure how far cheaper inference precisions move the scores, for the artifact.
 
 The runtime uses int8 or bf16 only where this check, run at training time on validation
-sessions, found every score within udf.device.SCORE_TOLERANCE of fp32.
+sessions, found every score within udf.device.SCORE_TOLERANCE of fp32. It runs exactly the
+encoders the runtime would (udf.quantize's row-wise int8, a bf16 copy).
 """
 
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 import torch
 
 from udf.encode import embed_ids
 from udf.model import AnomalyModel
+from udf.quantize import quantize_int8
 
 SAMPLE = {"int8": 128, "bf16": 32}
 
@@ -35,12 +36,7 @@ def precision_check(model, ids: list[list[int]], seed: int = 0, log=print) -> di
         sample = [ids[r] for r in rows]
         reference = _scores(model, sample, lambda x: embed_ids(model, x))
         if precision == "int8":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from torch.ao.quantization import quantize_dynamic
-
-                encoder = quantize_dynamic(copy.deepcopy(model.encoder), {torch.nn.Linear},
-                                           dtype=torch.qint8)
+            encoder = quantize_int8(copy.deepcopy(model.encoder))
         else:
             encoder = copy.deepcopy(model.encoder).to(torch.bfloat16)
         buckets = model.hasher.bigram_buckets if model.hasher else 0

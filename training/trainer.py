@@ -7,6 +7,7 @@ renames a finished directory into place; udf.catalog.record_run switches in a tr
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,9 +47,9 @@ class TrainResult:
 
 
 def _connect(db_path: str, read_only: bool):
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
-    return connect(db_path, read_only=read_only)
+    return connect_warehouse(db_path, read_only=read_only, must_exist=True)
 
 
 def _models_dir(cfg: TrainConfig) -> Path:
@@ -373,6 +374,10 @@ class Run:
             "split_sizes": self.split.sizes() if labelled else {},
             "plan": plan, "config": cfg.to_dict(),
         }
+        from udf.embedding_store import encoder_key
+
+        meta["encoder_key"] = encoder_key(model)
+        meta["embedding_store"] = os.path.relpath(directory / ".embeddings", path)
         save_model(model, path, meta, base_dir=self.base_dir)
         self._record(meta, path, keep)
         seconds = time.monotonic() - self.started

@@ -29,11 +29,20 @@ def is_lock_error(error: Exception | str) -> bool:
     return "could not set lock" in str(error).lower()
 
 
-def connect_warehouse(path: str | Path, read_only: bool = False):
-    """duckdb.connect(path), creating its folder; WarehouseLockedError when it is locked."""
+def connect_warehouse(path: str | Path, read_only: bool = False, must_exist: bool = False):
+    """duckdb.connect(path), creating its folder; WarehouseLockedError when it is locked.
+
+    A missing file is a clear FileNotFoundError when reading (or when `must_exist`), and is
+    created otherwise.
+    """
     import duckdb
 
     path = Path(path)
+    if str(path) != ":memory:" and (read_only or must_exist) and not path.exists():
+        raise FileNotFoundError(
+            f"warehouse {path} does not exist; create it with `duckbert load --db {path}` and "
+            f"`duckbert build --db {path}` (or `duckbert demo`)"
+        )
     if not read_only and str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -41,9 +41,9 @@ def _build(db_path: str, echo, log_path: Path) -> None:
 
 def _current_fingerprint(db_path: str) -> tuple[str | None, str | None]:
     from udf.catalog import table_exists
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
-    con = connect(db_path, read_only=True)
+    con = connect_warehouse(db_path, read_only=True)
     try:
         if not table_exists(con, "duckbert_models"):
             return None, None
@@ -58,7 +58,7 @@ def run_demo(db_path: str, users: int = DEFAULT_USERS, seed: int = 0, retrain: b
              echo=print) -> dict:
     """Run every stage; returns the test metrics and the number of flagged users."""
     from training.synthetic import generate
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
     from udf.loader import load
 
     db = Path(db_path).expanduser().resolve()
@@ -74,7 +74,7 @@ def run_demo(db_path: str, users: int = DEFAULT_USERS, seed: int = 0, retrain: b
                          f"{summary.get('events', '?')} events in {data_dir}")
 
     started = _stage(echo, 2, "load raw CSV files into the warehouse")
-    con = connect(str(db), must_exist=False)
+    con = connect_warehouse(str(db))
     try:
         report = load(con, events=str(data_dir / "events.csv"),
                       reviews=str(data_dir / "reviews.csv"),
@@ -108,12 +108,12 @@ def _train(db_path: str, seed: int, retrain: bool, echo) -> dict:
     from training.data import read_sessions
     from training.summary import train_summary
     from training.trainer import train
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
     cfg = TrainConfig(db_path=db_path, mode="head", seed=seed)
     fingerprint, version = _current_fingerprint(db_path)
     if fingerprint and not retrain:
-        con = connect(db_path, read_only=True)
+        con = connect_warehouse(db_path, read_only=True)
         try:
             same = read_sessions(con, cfg).fingerprint == fingerprint
         finally:
@@ -128,9 +128,9 @@ def _train(db_path: str, seed: int, retrain: bool, echo) -> dict:
 
 
 def _show_results(db_path: str, echo) -> int:
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
-    con = connect(db_path, read_only=True)
+    con = connect_warehouse(db_path, read_only=True)
     try:
         n_users, n_sessions = con.execute(
             "select (select count(*) from flagged_users), "

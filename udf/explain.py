@@ -1,8 +1,10 @@
 """Explain a score by occlusion: remove one event at a time and see how far the score falls.
 
 A session text is a header followed by events, separated by " | " (docs/SESSION_TEXT.md).
-For a session of n events this scores n + 1 texts in one batch, so it costs about n + 1
-forward passes (the cache absorbs repeats); use it on flagged sessions, not on a whole table.
+A session of n events is explained by scoring it without each event: n + 1 forward passes.
+Past MAX_OCCLUSIONS events, neighbouring events are occluded together in MAX_OCCLUSIONS
+contiguous groups, so a session never costs more than MAX_OCCLUSIONS + 1 passes. All the
+variants of a batch of sessions are scored in one call (length-sorted, cached, deduplicated).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 
 SEPARATOR = " | "
+GROUP_JOINER = " + "
 TOP_EVENTS = 5
+MAX_OCCLUSIONS = 10
 
 
 def split_events(text: str) -> tuple[str, list[str]]:
@@ -19,34 +23,69 @@ def split_events(text: str) -> tuple[str, list[str]]:
     return parts[0], parts[1:]
 
 
-def occlusions(text: str) -> tuple[list[str], list[str]]:
-    """The events, and for each one the text with that event removed."""
+def occlusion_groups(n_events: int, max_groups: int = MAX_OCCLUSIONS) -> list[range]:
+    """Contiguous groups of event indices: one per event, or `max_groups` near-equal ones."""
+    if n_events <= max_groups:
+        return [range(i, i + 1) for i in range(n_events)]
+    bounds = [round(k * n_events / max_groups) for k in range(max_groups + 1)]
+    return [range(bounds[k], bounds[k + 1]) for k in range(max_groups)]
+
+
+def occlusions(text: str) -> tuple[list[tuple[range, str]], list[str]]:
+    """The occluded groups (index range, their text) and the text without each of them."""
     header, events = split_events(text)
+    groups = occlusion_groups(len(events))
     variants = [
-        SEPARATOR.join([header, *events[:i], *events[i + 1 :]]) for i in range(len(events))
+        SEPARATOR.join([header, *events[: g.start], *events[g.stop :]]) for g in groups
     ]
-    return events, variants
+    labels = [(g, GROUP_JOINER.join(events[g.start : g.stop])) for g in groups]
+    return labels, variants
 
 
-def explain(scorer, text: str, top: int = TOP_EVENTS) -> dict:
-    """Score, and the events whose removal lowers it most (delta = score - score without)."""
-    events, variants = occlusions(text)
-    scores = scorer.score([text, *variants])
-    base = scores[0]
+def _summary(scorer, base: float, groups, without: list[float], top: int) -> dict:
     drivers = [
-        {"position": i + 1, "event": event, "delta": round(base - without, 4)}
-        for i, (event, without) in enumerate(zip(events, scores[1:], strict=True))
+        {"position": g.start + 1, "events": len(g), "event": label,
+         "delta": round(base - score, 4)}
+        for (g, label), score in zip(groups, without, strict=True)
     ]
-    drivers.sort(key=lambda d: d["delta"], reverse=True)
+    drivers.sort(key=lambda d: (-d["delta"], d["position"]))
     return {
         "score": round(base, 4),
         "threshold": scorer.threshold,
         "flagged": base >= scorer.threshold,
         "model_version": scorer.version,
         "method": "occlusion",
-        "events_scored": len(events),
+        "events_scored": sum(len(g) for g, _ in groups),
         "top_events": [d for d in drivers[:top] if d["delta"] > 0],
     }
+
+
+def explain_many(scorer, texts: list[str | None], top: int = TOP_EVENTS) -> list[dict | None]:
+    """Explanations aligned with `texts` (None for None), scoring every variant at once."""
+    plans, batch = [], []
+    for text in texts:
+        if text is None:
+            plans.append(None)
+            continue
+        groups, variants = occlusions(text)
+        plans.append((len(batch), groups))
+        batch.extend([text, *variants])
+    scores = scorer.score(batch)
+    out = []
+    for plan in plans:
+        if plan is None:
+            out.append(None)
+            continue
+        start, groups = plan
+        base = scores[start]
+        out.append(_summary(scorer, base, groups, scores[start + 1 : start + 1 + len(groups)],
+                            top))
+    return out
+
+
+def explain(scorer, text: str, top: int = TOP_EVENTS) -> dict:
+    """Score, and the events whose removal lowers it most (delta = score - score without)."""
+    return explain_many(scorer, [text], top=top)[0]
 
 
 def explain_json(scorer, text: str, top: int = TOP_EVENTS) -> str:

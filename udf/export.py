@@ -18,11 +18,11 @@ DEFAULT_TABLES = ("flagged_users", "flagged_sessions", "session_scores", "duckbe
 
 def export_tables(db_path: str, out_dir: str, tables=DEFAULT_TABLES) -> dict[str, int]:
     """Write each table to OUT/<table>.parquet (atomically); returns rows per table."""
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    con = connect(db_path, read_only=True)
+    con = connect_warehouse(db_path, read_only=True)
     counts = {}
     try:
         missing = [t for t in tables if not table_exists(con, t)]

@@ -31,7 +31,8 @@ class Scorer:
     """A model ready to score: weights loaded once, on one device, at one precision."""
 
     def __init__(self, model_dir: str | Path, device: str | None = None,
-                 precision: str | None = None, cache_size: int | None = None):
+                 precision: str | None = None, cache_size: int | None = None,
+                 use_store: bool = True):
         import torch
 
         from udf.artifact import load_model
@@ -59,6 +60,10 @@ class Scorer:
         self._coalescer = Coalescer(self._score_unique)
         self.rows_scored = 0
         self.forward_rows = 0
+        self.store_hits = 0
+        self._store = None
+        self._store_wanted = use_store and self.precision == "fp32" and \
+            os.environ.get("DUCKBERT_EMBEDDING_STORE", "1") != "0"
 
     # -- public API ---------------------------------------------------------------------
 
@@ -116,6 +121,19 @@ class Scorer:
 
     # -- internals ----------------------------------------------------------------------
 
+    def _embedding_store(self):
+        """The training run's stored fp32 embeddings for this encoder, if any (loaded once)."""
+        if self._store is None and self._store_wanted:
+            from udf.embedding_store import EmbeddingStore
+
+            self._store_wanted = False
+            key, where = self.meta.get("encoder_key"), self.meta.get("embedding_store")
+            if key and where:
+                store = EmbeddingStore((self.model_dir / where).resolve(), key)
+                if len(store):
+                    self._store = store
+        return self._store
+
     def _score_unique(self, texts: list[str]) -> list[float]:
         """Score texts that missed the cache (one coalesced job), then fill the cache."""
         import torch
@@ -123,12 +141,27 @@ class Scorer:
         unique = list(dict.fromkeys(texts))
         ids = self.model.tokenizer.ids(unique)
         scores: dict[str, float] = {}
-        for rows, pooled, lexical_ids in self._forward_batches(ids):
+
+        def head(rows, pooled, lexical_ids):
             lexical = self.model.lexical_inputs(lexical_ids, device=self.device)
             with torch.inference_mode():
                 probs = self.model.probability(pooled, lexical).float().cpu().tolist()
             for row, prob in zip(rows, probs, strict=True):
                 scores[unique[row]] = float(prob)
+
+        store = self._embedding_store()
+        todo = list(range(len(unique)))
+        if store is not None:
+            keys = [text_key(t) for t in unique]
+            known = [i for i in todo if store.get(keys[i]) is not None]
+            todo = [i for i in todo if store.get(keys[i]) is None]
+            for start in range(0, len(known), self.max_rows):
+                rows = known[start : start + self.max_rows]
+                pooled = torch.from_numpy(store.get_many([keys[r] for r in rows]))
+                head(rows, pooled.to(self.device), [ids[r] for r in rows])
+            self.store_hits += len(known)
+        for local_rows, pooled, lexical_ids in self._forward_batches([ids[i] for i in todo]):
+            head([todo[r] for r in local_rows], pooled, lexical_ids)
         self.cache.put_many({text_key(t): s for t, s in scores.items()})
         return [scores[t] for t in texts]
 

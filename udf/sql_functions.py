@@ -73,11 +73,14 @@ def _functions(instance: str):
                         type=pa.bool_())
 
     def explain(texts):
-        from udf.explain import explain_json
+        import json
+
+        from udf.explain import explain_many
 
         scorer = _scorer_for(binding())
-        return pa.array([None if t is None else explain_json(scorer, t)
-                         for t in texts.to_pylist()], type=pa.string())
+        results = explain_many(scorer, texts.to_pylist())
+        return pa.array([None if r is None else json.dumps(r) for r in results],
+                        type=pa.string())
 
     def threshold():
         return _scorer_info(binding())["threshold"]

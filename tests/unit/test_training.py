@@ -222,3 +222,18 @@ def test_a_failed_run_leaves_the_previous_model_current(warehouse, tiny_bert, mo
     current = con.execute("select version from duckbert_models where is_current").fetchall()
     con.close()
     assert current == [(first.version,)]
+
+
+def test_scorer_reuses_training_embeddings_bit_for_bit(warehouse, tiny_bert):
+    from udf.scorer import Scorer
+
+    result = train(config(warehouse, tiny_bert), log=quiet)
+    con = duckdb.connect(warehouse, read_only=True)
+    texts = [r[0] for r in con.execute("select session_text from training_sessions").fetchall()]
+    con.close()
+    texts.append("view phone samsung p1 3s | never seen in training")
+    stored = Scorer(result.path, precision="fp32", cache_size=0)
+    fresh = Scorer(result.path, precision="fp32", cache_size=0, use_store=False)
+    assert stored.score(texts) == fresh.score(texts)
+    assert stored.store_hits == len(set(texts)) - 1
+    assert stored.forward_rows == 1

@@ -63,7 +63,7 @@ def score_dataset(input_glob, output_dir, model, db_path, engine, address, num_g
     merges them into session_scores (docs/DISTRIBUTED.md).
     """
     from udf.artifact import ArtifactError
-    from udf.dbfile import WarehouseBusyError
+    from udf.connect import WarehouseLockedError
     from udf.distributed import DistributedScoringError
     from udf.distributed import score_dataset as run
 
@@ -82,7 +82,7 @@ def score_dataset(input_glob, output_dir, model, db_path, engine, address, num_g
                       num_cpus=num_cpus, block_mb=block_mb, batch_size=batch_size,
                       rows_per_file=rows_per_file,
                       id_col=id_col, text_col=text_col, overwrite=overwrite, progress=progress)
-    except (ArtifactError, WarehouseBusyError, DistributedScoringError, LookupError,
+    except (ArtifactError, WarehouseLockedError, DistributedScoringError, LookupError,
             FileNotFoundError, ImportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     rate = summary["rows_per_s"]

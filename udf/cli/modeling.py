@@ -103,11 +103,11 @@ def evaluate(db_path, model, table, text_col, label_col, split_name, as_json):
               help="Who labelled (label_source).")
 def label(db_path, session_ids, is_anomaly, note, family, source):
     """Record a verdict on flagged sessions; `train --resume` learns from it."""
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
     from udf.labels import add_labels
 
     def write():
-        con = connect(db_path)
+        con = connect_warehouse(db_path, must_exist=True)
         try:
             return add_labels(con, list(session_ids), is_anomaly, note=note, family=family,
                               source=source)
@@ -132,12 +132,12 @@ def _run(fn):
     from training.data import TrainingDataError
     from udf.artifact import ArtifactError
     from udf.base_models import ModelNotFoundError, UnsafeModelError
-    from udf.dbfile import WarehouseBusyError
+    from udf.connect import WarehouseLockedError
 
     try:
         return fn()
     except (TrainingDataError, ArtifactError, ModelNotFoundError, UnsafeModelError,
-            WarehouseBusyError, LookupError, FileNotFoundError, ValueError) as exc:
+            WarehouseLockedError, LookupError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -54,11 +54,11 @@ def export(db_path, out_dir, tables):
 
 
 def _run(fn):
-    from udf.dbfile import WarehouseBusyError
+    from udf.connect import WarehouseLockedError
 
     try:
         return fn()
-    except (LookupError, FileNotFoundError, WarehouseBusyError, ValueError) as exc:
+    except (LookupError, FileNotFoundError, WarehouseLockedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -27,13 +27,13 @@ def resolve_model_dir(model: str | None = None, db_path: str | None = None) -> s
     """
     import duckdb
 
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
     from udf.resolve import resolve_binding
 
     if model is not None and (Path(model).expanduser() / "duckbert.json").is_file():
         return str(Path(model).expanduser().resolve())
     have_db = db_path is not None and Path(db_path).exists()
-    con = connect(db_path, read_only=True) if have_db else duckdb.connect(":memory:")
+    con = connect_warehouse(db_path, read_only=True) if have_db else duckdb.connect(":memory:")
     try:
         return resolve_binding(con, model).default_dir()
     except LookupError as exc:

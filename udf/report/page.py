@@ -107,9 +107,9 @@ def render(data: ReportData, db_path: str) -> str:
 
 def build_report(db_path: str, out_path: str) -> dict:
     """Write the report for `db_path` to `out_path` atomically; returns what it counted."""
-    from udf.dbfile import connect
+    from udf.connect import connect_warehouse
 
-    con = connect(db_path, read_only=True)
+    con = connect_warehouse(db_path, read_only=True)
     try:
         data = load_report_data(con)
     finally:
