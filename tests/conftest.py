@@ -32,7 +32,7 @@ def build_tiny_bert(out_dir: Path, seed: int = 0) -> Path:
 
 
 def build_tiny_artifact(base_dir: Path, out_dir: Path, name: str = "tiny", seed: int = 0,
-                        threshold: float = 0.5, bigram_buckets: int = 1024) -> Path:
+                        threshold: float = 0.5, ngram_buckets: int = 4096) -> Path:
     """A duckbert artifact with random head weights scaled so scores spread over (0, 1)."""
     import torch
 
@@ -42,12 +42,12 @@ def build_tiny_artifact(base_dir: Path, out_dir: Path, name: str = "tiny", seed:
 
     torch.manual_seed(seed)
     head = ClassifierHead(32, hidden_units=0, dropout=0.0,
-                          lexical_size=30522 + bigram_buckets)
+                          lexical_size=ngram_buckets)
     with torch.no_grad():
         head.mlp[-1].weight.normal_(0, 1.0)
         head.lexical.weight.normal_(0, 3.0)
     model = AnomalyModel.from_base(base_dir, head, max_length=128,
-                                   bigram_buckets=bigram_buckets)
+                                   ngram_buckets=ngram_buckets)
     meta = {
         "name": name, "version": new_version(), "base_model": "tiny-random-bert",
         "training_mode": "head", "text_format": "st1", "threshold": threshold,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 MODES = ("auto", "head", "full", "lora", "unsupervised")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SPLITS = ("user", "time")
 
 
@@ -37,9 +39,12 @@ class TrainConfig:
     time_budget_s: float = 600.0
     """Wall-clock budget that `auto` plans for (encode + train), in seconds."""
     epochs: int | None = None
-    """Epochs for full/LoRA (head mode early-stops on validation up to `head_max_epochs`)."""
-    head_max_epochs: int = 80
-    """Upper bound of head-mode epochs; early stopping on validation PR-AUC picks fewer."""
+    """Epochs for full/LoRA fine-tuning (default 3)."""
+    finetune_max_rows: int | None = None
+    """Cap the training rows that full/LoRA epochs see (a seeded sample), to fit a CPU budget;
+    the head, validation and test still use every row."""
+    head_epochs: int = 30
+    """Epochs of each head candidate: a fixed budget, not chosen on validation."""
     name: str = "duckbert"
     """Model name in duckbert_models; versions of one name replace each other as current."""
     split: str = "user"
@@ -56,8 +61,8 @@ class TrainConfig:
     """Token limit of the encoder input (texts are rendered to fit 256)."""
     lexical: bool | None = None
     """Give the head the hashed n-gram term: None lets validation decide."""
-    bigram_buckets: int = 1 << 18
-    """Hash buckets for token bigrams in the lexical term."""
+    ngram_buckets: int = 1 << 18
+    """Hash buckets for the word 1-3-grams of the lexical term."""
     resume: bool = False
     """Warm-start from the current model; keep the result only if validation is no worse."""
     seed: int = 0
@@ -76,6 +81,12 @@ class TrainConfig:
     """Free-form notes recorded with the run."""
 
     def __post_init__(self):
+        # The name is a directory under models_dir and the left side of name@version.
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"model name {self.name!r} must start with a letter or digit and hold only "
+                "letters, digits, '.', '_' and '-' (at most 64)"
+            )
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.split not in SPLITS:

@@ -44,23 +44,24 @@ def _wrap_lora(encoder, seed: int):
     return get_peft_model(encoder, config)
 
 
-def predict(model, ids: list[list[int]], device: str) -> np.ndarray:
+def predict(model, texts: list[str], ids: list[list[int]], device: str) -> np.ndarray:
     """Probabilities of the current (possibly training) model, in input order."""
     from udf.encode import iter_pooled
 
     model.eval()
     precision = "bf16" if str(device).startswith("cuda") else "fp32"
     out = np.zeros(len(ids), dtype=np.float64)
-    for rows, pooled, batch_ids in iter_pooled(model, ids, device, precision):
-        lexical = model.lexical_inputs(batch_ids, device=device)
+    for rows, pooled, _ in iter_pooled(model, ids, device, precision):
+        lexical = model.lexical_inputs([texts[r] for r in rows], device=device)
         with torch.inference_mode():
             out[rows] = model.probability(pooled.float(), lexical).float().cpu().numpy()
     return out
 
 
-def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.ndarray,
-             val_rows: np.ndarray, mode: str, device: str, epochs: int, imbalance: str,
-             seed: int, time_budget_s: float | None = None, log=print, progress=True):
+def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
+             train_rows: np.ndarray, val_rows: np.ndarray, mode: str, device: str,
+             epochs: int, imbalance: str, seed: int, time_budget_s: float | None = None,
+             log=print, progress=True):
     """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history)."""
     from sklearn.metrics import average_precision_score
     from tqdm.auto import tqdm
@@ -94,7 +95,9 @@ def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.nda
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(device)
                                          if pos_weight is not None else None)
     val_ids = [ids[r] for r in val_rows]
-    best_auc = average_precision_score(labels[val_rows], predict(model, val_ids, device))
+    val_texts = [texts[r] for r in val_rows]
+    best_auc = average_precision_score(labels[val_rows],
+                                       predict(model, val_texts, val_ids, device))
     best_state = copy.deepcopy(model.state_dict())
     history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4)}]
     log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
@@ -112,7 +115,7 @@ def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.nda
             batch_ids = [ids[r] for r in batch]
             input_ids, mask = model.tokenizer.batch(batch_ids)
             input_ids, mask = input_ids.to(device), mask.to(device)
-            lexical = model.lexical_inputs(batch_ids, device=device)
+            lexical = model.lexical_inputs([texts[r] for r in batch], device=device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
                 pooled = model.embed(input_ids, mask)
             logits = model.head.logits(pooled.float(), lexical)
@@ -122,7 +125,8 @@ def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.nda
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-        auc = average_precision_score(labels[val_rows], predict(model, val_ids, device))
+        auc = average_precision_score(labels[val_rows],
+                                      predict(model, val_texts, val_ids, device))
         history.append({"epoch": epoch, "val_pr_auc": round(float(auc), 4)})
         log(f"  {mode}: epoch {epoch} val PR-AUC {auc:.4f}")
         if auc > best_auc:
@@ -133,6 +137,6 @@ def finetune(model, ids: list[list[int]], labels: np.ndarray, train_rows: np.nda
     model.load_state_dict(best_state)
     if mode == "lora":
         model.encoder = model.encoder.merge_and_unload()
-    val_scores = predict(model, val_ids, device)
+    val_scores = predict(model, val_texts, val_ids, device)
     model.to("cpu").eval()
     return model, float(best_auc), val_scores, history

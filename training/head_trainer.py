@@ -1,13 +1,20 @@
 """Train the fully connected head on cached embeddings (and lexical bags): BCE with AdamW.
 
 The encoder is frozen, so each session is encoded once and every candidate head trains in
-seconds. Hyper-parameters (hidden layer, lexical term, class-imbalance strategy, learning rate,
-weight decay) are chosen by validation PR-AUC, with early stopping per candidate.
+seconds. The head is a stack of two learners, combined with weights fitted on the training
+rows' out-of-fold predictions (never on validation):
+
+    logit = a * lexical(x) + b * mlp(embedding) + c
+
+`lexical` is a logistic regression over hashed word n-grams (C chosen on validation); `mlp`
+is the seed document's fully connected layer on the pooled BERT embedding, trained with BCE
+and AdamW for a fixed number of epochs. Validation picks only between a few candidates
+(hidden layer, class-imbalance strategy): with ~100 anomalies in a validation split, choosing
+epochs or many hyper-parameters on it flattered validation and lost on test (measured).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import asdict, dataclass
 
@@ -54,13 +61,9 @@ class HeadData:
         return csr_matrix((values, indices, indptr), shape=(len(self.bags), size))
 
 
-def make_bags(hasher, id_lists, idf) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_bags(hasher, texts, idf) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per-row (indices, tf-idf weights), L2-normalized, as the runtime computes them."""
-    bags = []
-    for ids in id_lists:
-        index, _, weights = hasher.weighted([ids], idf)
-        bags.append((index, weights))
-    return bags
+    return hasher.bags(texts, idf)
 
 
 @dataclass
@@ -79,7 +82,7 @@ class LexicalFit:
         return torch.from_numpy((x @ self.coef + self.intercept).astype(np.float32))
 
 
-LEXICAL_C = (0.3, 1.0, 3.0, 10.0, 30.0)
+LEXICAL_C = (1.0, 10.0, 100.0)
 OOF_FOLDS = 5
 
 
@@ -164,90 +167,94 @@ def _new_head(params: HeadParams, hidden_size: int, lexical: LexicalFit | None):
     return head
 
 
-def fit_head(params: HeadParams, train: HeadData, val: HeadData, hidden_size: int,
-             lexical: LexicalFit | None, max_epochs: int, seed: int,
-             init: ClassifierHead | None = None, patience: int = 6,
-             batch_size: int = 256) -> FitResult:
-    """Train one candidate's MLP (and lexical scale); keep its best validation epoch."""
+def _train_mlp(params: HeadParams, pooled: torch.Tensor, labels: np.ndarray, hidden_size: int,
+               epochs: int, seed: int, init=None, batch_size: int = 256):
+    """The embedding MLP alone, trained with BCE and AdamW for `epochs` epochs."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    head = _new_head(params, hidden_size, lexical)
-    if init is not None and init.hidden_units == head.hidden_units:
-        head.mlp.load_state_dict(init.mlp.state_dict())
-    use_lexical = head.lexical is not None
-    if use_lexical:
-        head.lexical.weight.requires_grad_(False)
-        head.lexical_bias.requires_grad_(False)
-    trainable = [p for p in head.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=params.lr, weight_decay=params.weight_decay)
-    labels = torch.from_numpy(train.labels.astype(np.float32))
-    n_pos = float(labels.sum())
-    n_neg = float(len(labels) - n_pos)
+    mlp = ClassifierHead(hidden_size, params.hidden_units, params.dropout).mlp
+    if init is not None:
+        mlp.load_state_dict(init.state_dict())
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=params.lr,
+                                  weight_decay=params.weight_decay)
+    y = torch.from_numpy(labels.astype(np.float32))
+    n_pos = float(y.sum())
+    n_neg = float(len(y) - n_pos)
     if params.imbalance == "pos_weight":
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(n_neg / max(n_pos, 1.0)))
-        sample_weights = None
+        weights = None
     else:
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        sample_weights = torch.where(labels > 0, 0.5 / max(n_pos, 1.0), 0.5 / max(n_neg, 1.0))
-    train_lex = train.lexical_logit if use_lexical else None
-    val_lex = val.lexical_logit if use_lexical else None
-
-    def val_scores():
-        head.eval()
-        with torch.no_grad():
-            return torch.sigmoid(head.logits(val.pooled, lexical_logit=val_lex)).numpy()
-
-    best_auc, best_state, best_epoch, stale = -1.0, None, 0, 0
-    for epoch in range(1, max_epochs + 1):
-        head.train()
-        if sample_weights is None:
-            order = torch.randperm(len(labels), generator=generator)
-        else:
-            order = torch.multinomial(sample_weights, len(labels), replacement=True,
-                                      generator=generator)
+        weights = torch.where(y > 0, 0.5 / max(n_pos, 1.0), 0.5 / max(n_neg, 1.0))
+    for _ in range(epochs):
+        mlp.train()
+        order = (torch.randperm(len(y), generator=generator) if weights is None else
+                 torch.multinomial(weights, len(y), replacement=True, generator=generator))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            logits = head.logits(train.pooled[rows],
-                                 lexical_logit=None if train_lex is None else train_lex[rows])
-            loss = loss_fn(logits, labels[rows])
+            loss = loss_fn(mlp(pooled[rows]).squeeze(-1), y[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        auc = _pr_auc(val.labels, val_scores())
-        if auc > best_auc + 1e-5:
-            best_auc, best_epoch, stale = auc, epoch, 0
-            best_state = copy.deepcopy(head.state_dict())
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    head.load_state_dict(best_state)
+    return mlp.eval()
+
+
+def _mlp_logits(mlp, pooled: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return mlp(pooled).squeeze(-1).double().numpy()
+
+
+def _stack_weights(lexical_logit: np.ndarray, mlp_logit: np.ndarray, labels: np.ndarray,
+                   seed: int) -> tuple[float, float, float]:
+    """(a, b, c) of a two-feature logistic regression on out-of-fold logits."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+    model.fit(np.c_[lexical_logit, mlp_logit], labels)
+    a, b = model.coef_.ravel().tolist()
+    return float(a), float(b), float(model.intercept_[0])
+
+
+def fit_head(params: HeadParams, train: HeadData, val: HeadData, hidden_size: int,
+             lexical: LexicalFit | None, epochs: int, seed: int,
+             init: ClassifierHead | None = None) -> FitResult:
+    """Train one candidate: its MLP, and with the lexical term the stacking weights."""
+    from sklearn.model_selection import StratifiedKFold
+
+    head = _new_head(params, hidden_size, lexical)
+    warm = init.mlp if init is not None and init.hidden_units == params.hidden_units else None
+    mlp = _train_mlp(params, train.pooled, train.labels, hidden_size, epochs, seed, warm)
+    if head.lexical is not None:
+        oof = np.zeros(len(train))
+        folds = StratifiedKFold(OOF_FOLDS, shuffle=True, random_state=seed)
+        for fit_rows, held in folds.split(np.zeros(len(train)), train.labels):
+            fold = _train_mlp(params, train.pooled[fit_rows], train.labels[fit_rows],
+                              hidden_size, epochs, seed, warm)
+            oof[held] = _mlp_logits(fold, train.pooled[held])
+        a, b, c = _stack_weights(train.lexical_logit.double().numpy(), oof, train.labels,
+                                 seed)
+        with torch.no_grad():
+            last = mlp[-1]
+            last.weight.mul_(b)
+            last.bias.mul_(b).add_(c)
+            head.lexical_scale.fill_(a)
+    head.mlp = mlp
     head.eval()
-    return FitResult(params, head, best_auc, best_epoch, head_scores(head, val))
+    scores = head_scores(head, val)
+    return FitResult(params, head, _pr_auc(val.labels, scores), epochs, scores)
 
 
 def candidate_grid(lexical: bool | None) -> list[HeadParams]:
-    """Stage one: architecture and imbalance strategy at a default optimizer setting."""
-    lexical_options = (True, False) if lexical is None else (lexical,)
-    return [
-        HeadParams(hidden_units=h, lexical=lex, imbalance=imb)
-        for lex, h, imb in itertools.product(lexical_options, (0, 128), IMBALANCE)
-    ]
-
-
-def refine_grid(best: HeadParams) -> list[HeadParams]:
-    """Stage two: the optimizer around the best stage-one candidate."""
-    out = []
-    for lr, wd in ((1e-3, best.weight_decay), (1e-2, best.weight_decay),
-                   (best.lr, 1e-4), (best.lr, 1e-1)):
-        out.append(HeadParams(**{**asdict(best), "lr": lr, "weight_decay": wd}))
-    return out
+    """The candidates validation chooses between: MLP size and class-imbalance strategy."""
+    use = lexical is not False
+    return [HeadParams(hidden_units=h, lexical=use, imbalance=imb)
+            for h, imb in itertools.product((0, 128), IMBALANCE)]
 
 
 def search_head(train: HeadData, val: HeadData, hidden_size: int, lexical_fit: LexicalFit | None,
                 max_epochs: int, seed: int, lexical: bool | None = None,
                 log=print) -> tuple[FitResult, list[dict]]:
-    """Two-stage search on validation PR-AUC; returns the best fit and every trial."""
+    """Candidates chosen by validation PR-AUC; returns the best fit and every trial."""
     trials: list[FitResult] = []
     if lexical_fit is None:
         lexical = False
@@ -255,18 +262,22 @@ def search_head(train: HeadData, val: HeadData, hidden_size: int, lexical_fit: L
     def run(params):
         result = fit_head(params, train, val, hidden_size, lexical_fit, max_epochs, seed)
         trials.append(result)
-        log(f"  head {describe(params)}: val PR-AUC {result.val_pr_auc:.4f} "
-            f"({result.epochs} epochs)")
+        weights = ""
+        if result.head.lexical is not None:
+            weights = (f", weights lexical {result.head.lexical_scale.item():.2f} / "
+                       f"embedding {_embedding_weight(result.head):.2f}")
+        log(f"  head {describe(params)}: val PR-AUC {result.val_pr_auc:.4f}{weights}")
         return result
 
     best = max((run(p) for p in candidate_grid(lexical)), key=lambda r: r.val_pr_auc)
-    for params in refine_grid(best.params):
-        result = run(params)
-        if result.val_pr_auc > best.val_pr_auc:
-            best = result
     table = [{**asdict(t.params), "val_pr_auc": round(t.val_pr_auc, 4), "epochs": t.epochs}
              for t in trials]
     return best, table
+
+
+def _embedding_weight(head: ClassifierHead) -> float:
+    """Size of the embedding term relative to a unit-scale MLP output (for the log)."""
+    return float(head.mlp[-1].weight.detach().norm())
 
 
 def describe(params: HeadParams) -> str:

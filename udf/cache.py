@@ -35,6 +35,11 @@ class ScoreCache:
                 out.append(value)
         return out
 
+    def peek_many(self, keys: list[bytes]) -> list[float | None]:
+        """Values for `keys` (None where absent) without counting hits or misses."""
+        with self._lock:
+            return [self._data.get(key) for key in keys]
+
     def put_many(self, items: dict[bytes, float]) -> None:
         if self.max_entries <= 0:
             return

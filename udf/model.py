@@ -50,13 +50,13 @@ class AnomalyModel(nn.Module):
     """Encoder + pooling + head, and the tokenizer and n-gram hasher that feed them."""
 
     def __init__(self, encoder, head: nn.Module, tokenizer: SessionTokenizer,
-                 bigram_buckets: int = 0):
+                 ngram_buckets: int = 0):
         super().__init__()
         self.encoder = encoder
         self.head = head
         self.tokenizer = tokenizer
         self.hasher = (
-            NgramHasher(tokenizer.vocab_size, bigram_buckets) if bigram_buckets else None
+            NgramHasher(ngram_buckets) if ngram_buckets else None
         )
 
     @property
@@ -71,12 +71,12 @@ class AnomalyModel(nn.Module):
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
 
-    def lexical_inputs(self, id_lists: list[list[int]], device=None):
+    def lexical_inputs(self, texts: list[str], device=None):
         """EmbeddingBag inputs for the lexical term, or None when the head has none."""
         if not self.uses_lexical:
             return None
         idf = self.head.idf.detach().cpu().numpy()
-        indices, offsets, weights = self.hasher.weighted(id_lists, idf)
+        indices, offsets, weights = self.hasher.weighted(texts, idf)
         return (
             torch.from_numpy(indices).to(device),
             torch.from_numpy(offsets).to(device),
@@ -90,7 +90,7 @@ class AnomalyModel(nn.Module):
         return {
             "head": self.head.config(),
             "max_length": self.tokenizer.max_length,
-            "bigram_buckets": self.hasher.bigram_buckets if self.hasher else 0,
+            "ngram_buckets": self.hasher.buckets if self.hasher else 0,
             "pooling": "mean",
         }
 
@@ -103,11 +103,11 @@ class AnomalyModel(nn.Module):
 
     @classmethod
     def from_base(cls, base_dir: str | Path, head: nn.Module, max_length: int = 256,
-                  bigram_buckets: int = 0) -> AnomalyModel:
+                  ngram_buckets: int = 0) -> AnomalyModel:
         """A new model on a pre-trained encoder directory."""
         encoder = load_encoder(base_dir)
         tokenizer = SessionTokenizer(base_dir, max_length=max_length)
-        return cls(encoder, head, tokenizer, bigram_buckets=bigram_buckets)
+        return cls(encoder, head, tokenizer, ngram_buckets=ngram_buckets)
 
     @classmethod
     def from_artifact_dir(cls, model_dir: str | Path, config: dict) -> AnomalyModel:
@@ -118,7 +118,7 @@ class AnomalyModel(nn.Module):
         encoder = encoder_from_config(model_dir / "config.json")
         tokenizer = SessionTokenizer(model_dir, max_length=config.get("max_length", 256))
         head = build_head(int(encoder.config.hidden_size), config["head"])
-        model = cls(encoder, head, tokenizer, bigram_buckets=config.get("bigram_buckets", 0))
+        model = cls(encoder, head, tokenizer, ngram_buckets=config.get("ngram_buckets", 0))
         state = load_file(str(model_dir / "model.safetensors"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # Buffers that transformers recomputes (position ids) may be absent; weights may not.

@@ -130,7 +130,7 @@ class Scorer:
             key, where = self.meta.get("encoder_key"), self.meta.get("embedding_store")
             if key and where:
                 store = EmbeddingStore((self.model_dir / where).resolve(), key)
-                if len(store):
+                if len(store) and store.dim == self.model.hidden_size:  # else: ignore it
                     self._store = store
         return self._store
 
@@ -139,11 +139,15 @@ class Scorer:
         import torch
 
         unique = list(dict.fromkeys(texts))
+        # A job that waited behind another may ask for texts that job has just scored.
+        cached = self.cache.peek_many([text_key(t) for t in unique])
+        scores: dict[str, float] = {t: v for t, v in zip(unique, cached, strict=True)
+                                    if v is not None}
+        unique = [t for t in unique if t not in scores]
         ids = self.model.tokenizer.ids(unique)
-        scores: dict[str, float] = {}
 
-        def head(rows, pooled, lexical_ids):
-            lexical = self.model.lexical_inputs(lexical_ids, device=self.device)
+        def head(rows, pooled):
+            lexical = self.model.lexical_inputs([unique[r] for r in rows], device=self.device)
             with torch.inference_mode():
                 probs = self.model.probability(pooled, lexical).float().cpu().tolist()
             for row, prob in zip(rows, probs, strict=True):
@@ -158,10 +162,10 @@ class Scorer:
             for start in range(0, len(known), self.max_rows):
                 rows = known[start : start + self.max_rows]
                 pooled = torch.from_numpy(store.get_many([keys[r] for r in rows]))
-                head(rows, pooled.to(self.device), [ids[r] for r in rows])
+                head(rows, pooled.to(self.device))
             self.store_hits += len(known)
-        for local_rows, pooled, lexical_ids in self._forward_batches([ids[i] for i in todo]):
-            head([todo[r] for r in local_rows], pooled, lexical_ids)
+        for local_rows, pooled, _ in self._forward_batches([ids[i] for i in todo]):
+            head([todo[r] for r in local_rows], pooled)
         self.cache.put_many({text_key(t): s for t, s in scores.items()})
         return [scores[t] for t in texts]
 

@@ -124,6 +124,21 @@ def warehouse(tmp_path_factory) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
+def tiny_model(warehouse, tiny_bert, tmp_path_factory) -> Path:
+    """The tiny random model with its threshold at the median score of these few sessions,
+    so that some of them are flagged and some are not whatever the random weights."""
+    import statistics
+
+    from udf.scorer import Scorer
+
+    root = tmp_path_factory.mktemp("handmade-model")
+    probe = build_tiny_artifact(tiny_bert, root / "probe")
+    texts = [r[0] for r in warehouse.q("select session_text from sessions")]
+    median = statistics.median(Scorer(probe, device="cpu").score(texts))
+    return build_tiny_artifact(tiny_bert, root / "tiny", threshold=round(median, 6))
+
+
+@pytest.fixture(scope="module")
 def scored(warehouse, tiny_model) -> Warehouse:
     """The same warehouse with the tiny model: the scoring marts (and their tests) again."""
     warehouse.build(model=tiny_model, select=["session_scores+"])

@@ -128,7 +128,9 @@ def test_head_training_writes_an_artifact_the_udf_scores_identically(warehouse, 
     result = train(config(warehouse, tiny_bert, compare_peers=True), log=quiet)
     assert result.kept and result.mode == "head"
     assert result.test["pr_auc"] > 0.5
-    assert set(result.peers) == {"tfidf_logreg", "gbm_aggregates"}
+    assert set(result.peers) == {"tfidf_logreg", "gbm_aggregates", "isolation_forest_aggregates"}
+    for peer in result.peers.values():  # each peer: full metrics at its own val threshold
+        assert {"pr_auc", "roc_auc", "f1", "per_family"} <= set(peer)
     meta = read_meta(result.path)
     assert meta["threshold"] == pytest.approx(result.threshold)
     assert meta["metrics"]["test"]["confusion_matrix"]
