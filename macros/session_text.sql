@@ -50,12 +50,12 @@
     case {{ event_type }} when 'remove_from_cart' then 'remove' else {{ event_type }} end
 {%- endmacro %}
 
-{# Category leaf of the dotted code (underscores as spaces), else c + the id's last 3 digits. #}
+{# Category leaf of the dotted code (underscores as spaces), else c + the id's last 3 characters ("|" as a space). #}
 {% macro category_word(category_code, category_id) -%}
     case
         when {{ category_code }} <> 'unknown'
             then translate(regexp_extract({{ category_code }}, '[^.]+$'), '_|', '  ')
-        when {{ category_id }} is not null then 'c' || right({{ category_id }}, 3)
+        when {{ category_id }} is not null then 'c' || translate(right({{ category_id }}, 3), '|', ' ')
     end
 {%- endmacro %}
 

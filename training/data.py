@@ -81,6 +81,10 @@ def read_sessions(con, cfg) -> Sessions:
     table = cfg.table
     columns = _columns(con, table)
     text = _require(columns, cfg.text_col, table, "session text")
+    if not columns[text].upper().startswith("VARCHAR"):
+        raise TrainingDataError(
+            f"column {text!r} of {table} is {columns[text]}; the session text must be VARCHAR"
+        )
     label = _require(columns, cfg.label_col, table, "label")
     ident = _require(columns, cfg.id_col, table, "row id", optional=True)
     user = _require(columns, cfg.user_col, table, "user", optional=cfg.split != "user")

@@ -132,6 +132,16 @@ def run_dbt(
         returncode = proc.wait()
     if returncode != 0 and locked and out is not None:
         out.write(f"\nduckbert: the warehouse {db_path} is locked. {SINGLE_WRITER}\n")
+    if returncode < 0:  # killed by a signal: dbt could not say so itself
+        import signal
+
+        name = signal.Signals(-returncode).name
+        why = " (the out-of-memory killer sends this)" if name == "SIGKILL" else ""
+        message = (f"duckbert: dbt was killed by {name}{why}; what it committed before is "
+                   "kept, the rest is redone by the next build")
+        tail.append(message)
+        if out is not None:
+            out.write(f"\n{message}\n")
     return DbtResult(returncode=returncode, tail=list(tail), locked=locked)
 
 

@@ -44,9 +44,18 @@ class EmbeddingStore:
             try:
                 with np.load(self.path, allow_pickle=False) as data:
                     keys, vectors = data["keys"], data["vectors"]
+                if (keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != 16
+                        or vectors.ndim != 2 or len(keys) != len(vectors)
+                        or not np.isfinite(vectors).all()):
+                    raise ValueError(f"{self.path} is not an embedding store")
                 self._vectors = {k.tobytes(): v for k, v in zip(keys, vectors, strict=True)}
             except (OSError, ValueError, KeyError):
                 self._vectors = {}  # a damaged store only makes a run slower
+
+    @property
+    def dim(self) -> int:
+        """Width of the stored vectors (0 when empty)."""
+        return len(next(iter(self._vectors.values()))) if self._vectors else 0
 
     def __len__(self) -> int:
         return len(self._vectors)

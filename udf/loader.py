@@ -14,6 +14,7 @@ file's rows (keyed by its absolute path), and a failed load leaves the warehouse
 
 from __future__ import annotations
 
+import codecs
 import glob
 import os
 from collections.abc import Iterable
@@ -140,11 +141,28 @@ def _csv_options() -> str:
     return "all_varchar = true, header = true, ignore_errors = true"
 
 
+def _check_utf8(path: str) -> None:
+    """Refuse UTF-16/32 text, which DuckDB would misread as one garbled column: by its
+    byte-order mark, or by the NUL bytes that fill it (a stray NUL in a field is fine)."""
+    if path.lower().endswith((".gz", ".zst")):
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    boms = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if head.startswith(boms) or head.count(0) > len(head) // 4:
+        raise LoadError(
+            f"{path}: the file is not UTF-8 text (it looks like UTF-16 or UTF-32); re-encode "
+            "it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 IN.csv > OUT.csv"
+        )
+
+
 def read_header(con, path: str) -> SourceFile:
     """The file's column names, read by DuckDB (CSV dialect sniffed, Parquet schema)."""
     fmt = file_format(path)
     if os.path.getsize(path) == 0:
         raise LoadError(f"{path}: the file is empty (no header row)")
+    if fmt == "csv":
+        _check_utf8(path)
     reader = (
         f"read_parquet({quote_literal(path)})" if fmt == "parquet"
         else f"read_csv({quote_literal(path)}, {_csv_options()})"

@@ -73,8 +73,8 @@ def build_command(db_path, select, exclude, threads, dbt_vars, full_refresh):
                            vars=dbt_vars, full_refresh=full_refresh)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    if not result.ok:
-        sys.exit(result.returncode)
+    if not result.ok:  # dbt's status; 128 + N when a signal N killed it, as shells report
+        sys.exit(result.returncode if result.returncode > 0 else 128 - result.returncode)
 
 
 def _check_loaded(db_path):
@@ -88,7 +88,9 @@ def _check_loaded(db_path):
     if not Path(db_path).exists():
         raise click.ClickException(f"no warehouse at {db_path}; {hint}")
     try:
-        con = connect_warehouse(db_path, read_only=True)
+        # for writing, as dbt will: a BI tool's read-only connection also blocks the build,
+        # and is better reported now, in one line, than after dbt's start-up and traceback
+        con = connect_warehouse(db_path, must_exist=True)
     except WarehouseLockedError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
