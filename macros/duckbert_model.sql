@@ -51,3 +51,14 @@
         cast(null as varchar)
     {%- endif -%}
 {%- endmacro %}
+
+{# Where session_scores takes its scores: var scores_from, 'udf' (default) or 'batch'. #}
+{% macro duckbert_scores_from() -%}
+    {%- set value = var('scores_from', 'udf') | string | lower -%}
+    {%- if execute and value not in ('udf', 'batch') -%}
+        {{ exceptions.raise_compiler_error(
+            "var scores_from must be 'udf' (anomaly_score() in the build) or 'batch' "
+            ~ "(the output of duckbert score-dataset), got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}

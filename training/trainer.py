@@ -3,6 +3,10 @@
 The test split is scored once, after the model and its threshold are fixed on validation.
 Nothing becomes current until its artifact is complete on disk (udf.artifact.save_model
 renames a finished directory into place; udf.catalog.record_run switches in a transaction).
+
+Each new version also records its drift baselines in `duckbert_model_baselines`: decile bins
+of the training-time distributions of its own scores and of the session lengths, which the
+dbt test `duckbert_drift` compares with the warehouse now (population stability index).
 """
 
 from __future__ import annotations
@@ -22,6 +26,24 @@ from training.metrics import evaluate_scores
 from training.splits import make_split
 from training.threads import single_thread
 from udf.sqlident import quote_identifier, quote_table
+
+BASELINE_TABLE = "duckbert_model_baselines"
+BASELINE_BINS = 10
+BASELINE_SAMPLE = 5000  # sessions scored for the score baseline (all of them when fewer)
+BASELINE_DDL = f"""
+create table if not exists {BASELINE_TABLE} (
+    version varchar not null,
+    metric varchar not null,
+    bin integer not null,
+    lower_bound double,
+    upper_bound double,
+    reference_count bigint not null,
+    reference_share double not null,
+    n_reference bigint not null,
+    created_at timestamptz not null,
+    primary key (version, metric, bin)
+)
+"""
 
 
 @dataclass
@@ -44,6 +66,7 @@ class TrainResult:
     split_sizes: dict = field(default_factory=dict)
     note: str = ""
     retrained: bool = True
+    timings: dict = field(default_factory=dict)
 
 
 def _connect(db_path: str, read_only: bool):
@@ -72,6 +95,26 @@ def _new_labels(sessions, since: str | None) -> int:
     return int((stamps > cutoff).sum())
 
 
+def reference_bins(values) -> list[tuple[float | None, float | None, int]]:
+    """Decile bins of training-time values as (lower, upper, count), lower <= x < upper.
+
+    Edges are the deciles, deduplicated (a discrete or tied distribution gets fewer bins);
+    the first bin is open below and the last open above (None), so any later value has a bin.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return []
+    # deciles taken from the data (method "lower"), so every bin holds at least one value
+    edges = np.unique(np.quantile(values, np.arange(1, BASELINE_BINS) / BASELINE_BINS,
+                                  method="lower"))
+    edges = edges[edges > values.min()]
+    counts = np.bincount(np.searchsorted(edges, values, side="right"),
+                         minlength=edges.size + 1)
+    bounds = [None, *edges.tolist(), None]
+    return [(bounds[i], bounds[i + 1], int(counts[i])) for i in range(edges.size + 1)]
+
+
 class Run:
     """State shared by the steps of one training run."""
 
@@ -79,6 +122,7 @@ class Run:
         self.cfg = cfg
         self.log = log
         self.started = time.monotonic()
+        self.timings: dict = {}
 
     # -- reading ------------------------------------------------------------------------
 
@@ -90,11 +134,27 @@ class Run:
 
             self.current = current_model(con)
             self.aggregates = self._aggregates(con) if self.cfg.compare_peers else ({}, [])
+            self.lengths = self._lengths(con)
         finally:
             con.close()
         if self.sessions.skipped_null_text:
             self.log(f"  {self.sessions.skipped_null_text} rows have no session text and are "
                      "not used")
+
+    def _lengths(self, con) -> dict[str, np.ndarray]:
+        """Session lengths at training time (drift baselines): text length, and n_events
+        when the table has it; over the rows training reads (text not NULL)."""
+        cfg = self.cfg
+        columns = {r[0] for r in con.execute(f"describe {quote_table(cfg.table)}").fetchall()}
+        text = quote_identifier(cfg.text_col)
+        metrics = {"text_length": f"length({text})"}
+        if "n_events" in columns:
+            metrics["n_events"] = quote_identifier("n_events")
+        select = ", ".join(f"cast({expr} as double) as {quote_identifier(name)}"
+                           for name, expr in metrics.items())
+        columns = con.execute(f"select {select} from {quote_table(cfg.table)} "
+                              f"where {text} is not null").fetchnumpy()
+        return {name: np.asarray(columns[name], dtype=float) for name in metrics}
 
     def _aggregates(self, con):
         from training.peers import read_aggregates
@@ -138,7 +198,7 @@ class Run:
         self.base_dir = resolve_base_model(self.cfg.base_model)
         placeholder = ClassifierHead(1)
         model = AnomalyModel.from_base(self.base_dir, placeholder, self.cfg.max_length,
-                                       bigram_buckets=self.cfg.bigram_buckets)
+                                       ngram_buckets=self.cfg.ngram_buckets)
         self.base_name = self.cfg.base_model or "all-MiniLM-L6-v2"
         return model
 
@@ -146,10 +206,12 @@ class Run:
         """Token ids and pooled embeddings of `rows` (all rows of the table are cached)."""
         from training.embeddings import embed_texts
 
+        started = time.monotonic()
         texts = [self.sessions.texts[r] for r in rows]
         ids = model.tokenizer.ids(texts)
         pooled = embed_texts(model, texts, ids, self.device, _models_dir(self.cfg) /
                              ".embeddings", progress=self.cfg.progress)
+        self.timings["encode"] = round(time.monotonic() - started, 2)
         return ids, pooled
 
     def _head_data(self, model, ids, pooled, idf, rows_local):
@@ -157,9 +219,13 @@ class Run:
 
         from training.head_trainer import HeadData, make_bags
 
-        bags = make_bags(model.hasher, [ids[i] for i in rows_local], idf)
+        bags = make_bags(model.hasher, self._texts(rows_local), idf)
         labels = self.sessions.labels[self.labelled[rows_local]]
         return HeadData(torch.from_numpy(pooled[rows_local]), bags, labels)
+
+    def _texts(self, local_rows) -> list[str]:
+        """Texts of labelled rows, by their position among the labelled rows."""
+        return [self.sessions.texts[self.labelled[i]] for i in local_rows]
 
     def _prepare_head_inputs(self, model, idf=None):
         labelled = self.sessions.labelled
@@ -169,7 +235,7 @@ class Run:
         local = {name: np.array([position[r] for r in getattr(self.split, name)], dtype=int)
                  for name in ("train", "val", "test")}
         if idf is None:
-            df = model.hasher.document_frequency([ids[i] for i in local["train"]])
+            df = model.hasher.document_frequency(self._texts(local["train"]))
             idf = model.hasher.idf(df, len(local["train"]))
         data = {name: self._head_data(model, ids, pooled, idf, rows)
                 for name, rows in local.items()}
@@ -183,11 +249,13 @@ class Run:
         ids, local, idf, data = self._prepare_head_inputs(model)
         mode, plan = self._choose_mode(model, ids, local)
         self.log("training the head on frozen embeddings (validation picks the candidate):")
+        started = time.monotonic()
         with single_thread():
             lexical_fit = self._fit_lexical(model, data, idf)
             best, trials = search_head(data["train"], data["val"], model.hidden_size,
-                                       lexical_fit, cfg.head_max_epochs, cfg.seed,
+                                       lexical_fit, cfg.head_epochs, cfg.seed,
                                        lexical=cfg.lexical, log=self.log)
+        self.timings["head"] = round(time.monotonic() - started, 2)
         model.head = best.head
         self.head_params = asdict(best.params)
         self.log(f"  chosen: {describe(best.params)} (val PR-AUC {best.val_pr_auc:.4f})")
@@ -199,15 +267,25 @@ class Run:
             epochs = cfg.epochs or plan.epochs or 3
             budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started))
             train_rows, val_rows = local["train"], local["val"]
+            if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
+                rng = np.random.default_rng(cfg.seed)
+                train_rows = np.sort(rng.choice(train_rows, cfg.finetune_max_rows,
+                                                replace=False))
+                self.log(f"  {mode}: fine-tuning on a sample of {train_rows.size} training "
+                         "sessions (--finetune-max-rows)")
             labels = self.sessions.labels[self.labelled]
+            started = time.monotonic()
             model, ft_auc, ft_val, ft_history = finetune(
-                model, ids, labels, train_rows, val_rows, mode, self.device, epochs,
-                best.params.imbalance, cfg.seed, time_budget_s=budget, log=self.log,
-                progress=cfg.progress)
+                model, self._texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
+                self.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
+                log=self.log, progress=cfg.progress)
+            self.timings["finetune"] = round(time.monotonic() - started, 2)
+            self.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
             history["finetune"] = ft_history
             if ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc
-                test_scores = predict(model, [ids[i] for i in local["test"]], "cpu")
+                test_scores = predict(model, self._texts(local["test"]),
+                                      [ids[i] for i in local["test"]], "cpu")
             else:
                 self.log(f"  {mode} did not beat the head on validation; keeping head mode")
                 mode = "head"
@@ -216,7 +294,7 @@ class Run:
             test_scores = head_scores(model.head, data["test"])
         self.history = history
         return self._finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
-                            [ids[i] for i in local["val"]])
+                            self._texts(local["val"]))
 
     def _fit_lexical(self, model, data, idf, choices=None):
         from training.head_trainer import fit_lexical
@@ -270,7 +348,7 @@ class Run:
         if model.hasher is None:
             from udf.lexical import NgramHasher
 
-            model.hasher = NgramHasher(model.tokenizer.vocab_size, self.cfg.bigram_buckets)
+            model.hasher = NgramHasher(self.cfg.ngram_buckets)
         ids, local, idf, data = self._prepare_head_inputs(model)
         old_val = head_scores(model.head, data["val"]) if warm else None
         params = HeadParams(**meta.get("head_params", {})) if warm else HeadParams()
@@ -283,7 +361,7 @@ class Run:
             if lexical_fit is None:
                 self.lexical_params = {}
             result = fit_head(params, data["train"], data["val"], model.hidden_size,
-                              lexical_fit, max(10, self.cfg.head_max_epochs // 4),
+                              lexical_fit, max(10, self.cfg.head_epochs // 4),
                               self.cfg.seed, init=model.head if warm else None)
         from sklearn.metrics import average_precision_score
 
@@ -302,7 +380,7 @@ class Run:
         return self._finish(model, mode, f"--resume from "
                             f"{self.current.label}", result.val_scores,
                             head_scores(model.head, data["test"]),
-                            [ids[i] for i in local["val"]], keep=keep)
+                            self._texts(local["val"]), keep=keep)
 
     # -- unsupervised -------------------------------------------------------------------
 
@@ -329,15 +407,15 @@ class Run:
         if has_labels:
             return self._finish(model, "unsupervised", "--mode unsupervised",
                                 scores[self.split.val], scores[self.split.test],
-                                [ids[i] for i in self.split.val])
+                                [self.sessions.texts[i] for i in self.split.val])
         if self.cfg.threshold_policy == "max_f1":
             self.cfg.threshold_policy, self.cfg.contamination = "contamination", 0.05
         return self._finish(model, "unsupervised", "--mode unsupervised (no labels)",
-                            scores, None, ids[:256], labelled=False)
+                            scores, None, self.sessions.texts[:256], labelled=False)
 
     # -- finishing ----------------------------------------------------------------------
 
-    def _finish(self, model, mode, plan, val_scores, test_scores, val_ids, keep=True,
+    def _finish(self, model, mode, plan, val_scores, test_scores, val_texts, keep=True,
                 labelled=True) -> TrainResult:
         from training.precision import precision_check
         from udf.artifact import new_version, save_model
@@ -356,7 +434,7 @@ class Run:
             validation, test = {}, {}
         with single_thread():
             peers = self._peers() if labelled and cfg.compare_peers else {}
-        check = precision_check(model, val_ids, cfg.seed, log=self.log)
+        check = precision_check(model, val_texts, cfg.seed, log=self.log)
         version = new_version()
         directory = _models_dir(cfg)
         _remove_stale_temp(directory / cfg.name)
@@ -379,14 +457,16 @@ class Run:
         meta["encoder_key"] = encoder_key(model)
         meta["embedding_store"] = os.path.relpath(directory / ".embeddings", path)
         save_model(model, path, meta, base_dir=self.base_dir)
-        self._record(meta, path, keep)
+        baselines = self._baselines(path)
+        self._record(meta, path, keep, baselines)
         seconds = time.monotonic() - self.started
         return TrainResult(cfg.name, version, str(path), mode, keep, float(threshold), policy,
                            test, validation, peers, plan, seconds,
                            int(sessions.labelled.size),
                            self.split.sizes() if labelled else {},
                            "" if keep else "the retrained model was worse on validation; "
-                           "the current model stays current")
+                           "the current model stays current",
+                           timings={**self.timings, "total": round(seconds, 2)})
 
     def _text_format(self) -> str | None:
         con = _connect(self.cfg.db_path, read_only=True)
@@ -401,7 +481,26 @@ class Run:
         finally:
             con.close()
 
-    def _record(self, meta: dict, path: Path, keep: bool) -> None:
+    def _baselines(self, path: Path) -> dict[str, list[tuple]]:
+        """Training-time bins per drift metric: the saved model's scores on (a sample of)
+        every session of the table, labelled or not, and the session lengths."""
+        from udf.scorer import Scorer
+
+        texts = self.sessions.texts
+        rows = np.arange(len(texts))
+        if rows.size > BASELINE_SAMPLE:
+            rng = np.random.default_rng(self.cfg.seed)
+            rows = np.sort(rng.choice(rows.size, BASELINE_SAMPLE, replace=False))
+        # fp32 reuses this run's stored embeddings; the bins do not need the runtime's int8
+        scorer = Scorer(path, device=self.device, precision="fp32", use_store=True)
+        scores = scorer.score([texts[r] for r in rows])
+        values = {"anomaly_score": np.array(scores, dtype=float), **self.lengths}
+        baselines = {name: reference_bins(v) for name, v in values.items()}
+        self.log(f"drift baselines: {', '.join(baselines)} ({rows.size} sessions scored)")
+        return baselines
+
+    def _record(self, meta: dict, path: Path, keep: bool,
+                baselines: dict[str, list[tuple]]) -> None:
         import datetime as dt
 
         from udf.catalog import record_run
@@ -419,36 +518,62 @@ class Run:
         }
         con = _connect(self.cfg.db_path, read_only=False)
         try:
+            # baselines first: a version's bins exist before it can become current
+            _write_baselines(con, meta["version"], row["created_at"], baselines)
             record_run(con, row, make_current=keep)
         finally:
             con.close()
 
     def _peers(self) -> dict:
+        """The classic detectors on the same split, each with its own max-F1 threshold."""
         from training import peers as peer_models
-        from training.metrics import ranking
+        from training.calibrate import max_f1
 
         sessions, split = self.sessions, self.split
         labels = sessions.labels
+        families = sessions.families
         out = {}
+
+        def record(name, val_scores, test_scores, **extra):
+            threshold, _ = max_f1(labels[split.val], val_scores)
+            metrics = evaluate_scores(
+                labels[split.test], test_scores, threshold,
+                families[split.test] if families is not None else None, curve=False)
+            out[name] = {**metrics, **extra}
 
         def texts(rows):
             return [sessions.texts[r] for r in rows]
 
-        _, test_scores, params = peer_models.tfidf_logreg(
+        val_scores, test_scores, params = peer_models.tfidf_logreg(
             texts(split.train), labels[split.train], texts(split.val), labels[split.val],
             texts(split.test), self.cfg.seed)
-        out["tfidf_logreg"] = {**ranking(labels[split.test], test_scores), "params": params}
+        record("tfidf_logreg", val_scores, test_scores, params=params)
         by_id, columns = self.aggregates
         if columns:
             def matrix(rows):
                 return np.stack([by_id[str(sessions.ids[r])] for r in rows])
 
-            _, test_scores, params = peer_models.gradient_boosting(
-                matrix(split.train), labels[split.train], matrix(split.val), labels[split.val],
-                matrix(split.test), self.cfg.seed)
-            out["gbm_aggregates"] = {**ranking(labels[split.test], test_scores),
-                                     "params": params, "features": columns}
+            x_train, x_val, x_test = matrix(split.train), matrix(split.val), matrix(split.test)
+            val_scores, test_scores, params = peer_models.gradient_boosting(
+                x_train, labels[split.train], x_val, labels[split.val], x_test, self.cfg.seed)
+            record("gbm_aggregates", val_scores, test_scores, params=params, features=columns)
+            val_scores, test_scores, params = peer_models.isolation_forest(
+                np.concatenate([x_train, x_val]), x_val, labels[split.val], x_test,
+                self.cfg.seed)
+            record("isolation_forest_aggregates", val_scores, test_scores, params=params)
         return out
+
+
+def _write_baselines(con, version: str, created_at, baselines: dict[str, list[tuple]]) -> None:
+    con.execute(BASELINE_DDL)
+    rows = []
+    for metric, bins in baselines.items():
+        total = sum(count for _, _, count in bins)
+        rows += [(version, metric, i, lower, upper, count, count / total, total, created_at)
+                 for i, (lower, upper, count) in enumerate(bins)]
+    if rows:
+        con.executemany(f"insert into {BASELINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows)
 
 
 def train(cfg: TrainConfig, log=print) -> TrainResult:

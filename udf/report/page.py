@@ -21,6 +21,8 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 16px; margin: 8px 0;
 table { border-collapse: collapse; width: 100%; font-size: 12px; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 6px; text-align: left; }
 th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, td.when { white-space: nowrap; }
+svg.chart { width: 100%; height: auto; display: block; }
 .warn { background: #fff4e5; border: 1px solid #f0c36d; padding: 8px; border-radius: 4px; }
 """
 
@@ -45,7 +47,7 @@ def _users_table(users: list[dict]) -> str:
         f"<td class=num>{u['sessions_total']}</td>"
         f"<td class=num>{u['max_score']:.3f}</td>"
         f"<td class=num>{u['mean_score']:.3f}</td>"
-        f"<td>{escape(str(u['last_flagged_at'])[:16])}</td>"
+        f"<td class=when>{escape(str(u['last_flagged_at'])[:16])}</td>"
         f"<td>{escape(str(u['top_reasons'] or ''))}</td>"
         "</tr>"
         for u in users
@@ -72,21 +74,33 @@ def render(data: ReportData, db_path: str) -> str:
         parts.append('<div class="kpis">' + "".join([
             _kpi(f"{data.n_scored:,}", "sessions scored"),
             _kpi(f"{data.n_flagged:,}", "sessions flagged"),
-            _kpi(f"{len(data.users):,}" if len(data.users) < 25 else "25+", "users flagged"),
+            _kpi(f"{data.n_users:,}", "users flagged"),
             _kpi("-" if pr_auc is None else f"{pr_auc:.3f}", "test PR-AUC"),
             _kpi("-" if _metric(model, "precision") is None else
                  f"{_metric(model, 'precision'):.2f} / {_metric(model, 'recall'):.2f}",
                  "test precision / recall at threshold"),
         ]) + "</div>")
         curve = _metric(model, "pr_curve") or []
+        precision, recall = _metric(model, "precision"), _metric(model, "recall")
+        operating = None if precision is None or recall is None else (recall, precision)
+        days = [d for d, _ in data.per_day]
+        weekly = len(days) > 1 and (dt.date.fromisoformat(days[1]) -
+                                    dt.date.fromisoformat(days[0])).days == 7
+        one_year = len({d[:4] for d in days}) == 1
+        day_labels = [d[5:] if one_year else d for d in days]  # MM-DD within one year
+        span = f" ({days[0]} to {days[-1]}, UTC)" if days else ""
         grid = [
             charts.histogram("Score distribution", data.score_bins, 0.0, 1.0,
                              model["threshold"], "anomaly score"),
             charts.line("Precision-recall curve (test split)", [tuple(p) for p in curve],
                         "recall", "precision",
-                        note="" if pr_auc is None else f"PR-AUC {pr_auc:.3f}"),
-            charts.bars("Flagged sessions per day", [d for d, _ in data.per_day],
-                        [n for _, n in data.per_day], "day", "flagged sessions"),
+                        note="" if pr_auc is None else f"PR-AUC {pr_auc:.3f}",
+                        point=operating, steps=True,
+                        point_label=f"at the threshold: precision {precision:.2f}, recall "
+                                    f"{recall:.2f}" if operating else ""),
+            charts.bars("Flagged sessions per day", day_labels,
+                        [n for _, n in data.per_day],
+                        ("week from" if weekly else "day") + span, "flagged sessions"),
             charts.horizontal_bars("Event patterns that drove flags",
                                    [p for p, _ in data.patterns],
                                    [n for _, n in data.patterns],
@@ -94,7 +108,8 @@ def render(data: ReportData, db_path: str) -> str:
         ]
         titles = [f"Score distribution (current model, {BINS} bins)",
                   "Precision-recall curve of the current model",
-                  "Flagged sessions per day", "Top event patterns among flagged sessions"]
+                  f"Flagged sessions per {'week' if weekly else 'day'}",
+                  "Top event patterns among flagged sessions"]
         parts.append('<div class="grid">' + "".join(
             f'<div class="card"><h2>{escape(t)}</h2>{c}</div>'
             for t, c in zip(titles, grid, strict=True)) + "</div>")
@@ -120,4 +135,4 @@ def build_report(db_path: str, out_path: str) -> dict:
     tmp.write_text(render(data, db_path), encoding="utf-8")
     os.replace(tmp, out)
     return {"path": str(out), "scored": data.n_scored, "flagged": data.n_flagged,
-            "users": len(data.users), "warnings": data.warnings}
+            "users": data.n_users, "warnings": data.warnings}

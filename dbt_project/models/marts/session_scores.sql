@@ -11,6 +11,8 @@
 
 {%- set model_ready = duckbert_model_available() -%}
 {%- set ready_sql = 'true' if model_ready else 'false' -%}
+{#- udf: anomaly_score() here; batch: take `duckbert score-dataset` output (docs/DISTRIBUTED.md) -#}
+{%- set from_batch = duckbert_scores_from() == 'batch' -%}
 
 with
 
@@ -53,6 +55,47 @@ to_score as (
 
 ),
 
+{% if from_batch -%}
+batch as (
+
+    -- one score per session, text and model (the latest, should two runs overlap)
+    select
+        session_id,
+        text_hash,
+        model_version,
+        anomaly_score,
+        timezone('UTC', scored_at) as scored_at
+    from {{ source('batch_scores', 'session_scores_batch') }}
+    qualify
+        row_number() over (
+            partition by session_id, text_hash, model_version order by scored_at desc
+        ) = 1
+
+),
+
+scored as materialized (
+
+    -- only a score of the session's current text by the current model counts; a session
+    -- without one stays unscored here until the next export picks it up
+    select
+        to_score.session_id,
+        to_score.user_id,
+        to_score.text_hash,
+        to_score.session_text,
+        batch.anomaly_score,
+        batch.scored_at,
+        model.model_version,
+        model.threshold
+    from to_score
+    cross join model
+    inner join batch
+        on
+            to_score.session_id = batch.session_id
+            and to_score.text_hash = batch.text_hash
+            and model.model_version = batch.model_version
+
+),
+{%- else %}
 scored as materialized (
 
     select
@@ -61,12 +104,14 @@ scored as materialized (
         to_score.text_hash,
         to_score.session_text,
         {{ duckbert_score('to_score.session_text', model_ready) }} as anomaly_score,
+        timezone('UTC', now()) as scored_at,
         model.model_version,
         model.threshold
     from to_score
     cross join model
 
 ),
+{%- endif %}
 
 final as (
 
@@ -81,7 +126,7 @@ final as (
             when anomaly_score >= threshold
                 then {{ duckbert_explain('session_text', model_ready) }}
         end as explanation,
-        timezone('UTC', now()) as scored_at
+        scored_at
     from scored
 
 )
