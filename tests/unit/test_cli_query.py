@@ -67,15 +67,32 @@ def expected_scores(model: Path, texts) -> list:
 # -- help and start-up ----------------------------------------------------------------------
 
 
+def _commands(group, prefix="duckbert"):
+    """Every command under `group`, subcommands of groups included, with its full name."""
+    for name, command in group.commands.items():
+        yield f"{prefix} {name}", command
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{prefix} {name}")
+
+
 def test_every_command_and_option_has_help():
-    assert {"sql", "shell", "score"} <= set(main.commands)
-    for name, command in main.commands.items():
-        assert (command.help or "").strip(), f"`duckbert {name}` has no help text"
+    assert {"sql", "shell", "score", "bench"} <= set(main.commands)
+    seen = set()
+    for name, command in _commands(main):
+        seen.add(name)
+        assert (command.help or "").strip(), f"`{name}` has no help text"
         for param in command.params:
             if isinstance(param, click.Option):
-                assert (param.help or "").strip(), f"`duckbert {name} {param.opts[0]}` has no help"
+                assert (param.help or "").strip(), f"`{name} {param.opts[0]}` has no help"
         ctx = click.Context(command, info_name=name)
         assert command.get_help(ctx)
+    assert {"duckbert bench speed", "duckbert bench quality"} <= seen
+
+
+def test_bench_quality_rejects_an_unknown_mode():
+    result = CliRunner().invoke(main, ["bench", "quality", "--modes", "head,magic", "--no-docs"])
+    assert result.exit_code == 2
+    assert "magic" in result.output and "unsupervised" in result.output
 
 
 def test_help_is_fast_and_imports_no_heavy_library():

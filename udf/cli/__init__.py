@@ -11,7 +11,7 @@ import click
 from udf import __version__
 
 # One module per family of commands; each exposes COMMANDS, a list of click commands.
-COMMAND_MODULES = ("data", "warehouse", "query", "modeling", "product", "distributed")
+COMMAND_MODULES = ("data", "warehouse", "query", "modeling", "product", "distributed", "bench")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
