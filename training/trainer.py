@@ -282,12 +282,14 @@ class Run:
             self.timings["finetune"] = round(time.monotonic() - started, 2)
             self.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
             history["finetune"] = ft_history
-            if ft_auc > val_auc:
+            # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
+            if ft_history[0]["best_epoch"] > 0 and ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc
                 test_scores = predict(model, self._texts(local["test"]),
                                       [ids[i] for i in local["test"]], "cpu")
             else:
-                self.log(f"  {mode} did not beat the head on validation; keeping head mode")
+                self.log(f"  {mode}: no epoch beat the head on validation (PR-AUC "
+                         f"{val_auc:.4f}); keeping head mode")
                 mode = "head"
                 test_scores = head_scores(model.head, data["test"])
         else:

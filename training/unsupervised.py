@@ -1,9 +1,14 @@
 """Few labels or none: k-nearest-neighbour distance in BERT embedding space.
 
 Abuse sessions are rare and unlike the bulk of human sessions, so their k-th nearest
-neighbour among known sessions is far away. The detector is a set of reference embeddings
-(`udf.heads.KnnHead`), saved as safetensors like any other head; its raw distance is mapped
-to [0, 1] by the references' own leave-one-out distance distribution.
+neighbour among known sessions is far away. They also come in campaigns of near-identical
+sessions (one bot, one script), so k must reach past a campaign: 1% of the references
+(at least 10). On the 3,000-user benchmark warehouse, PR-AUC over all labelled sessions was
+0.094 at k = 10, 0.166 at 50, 0.193 at 100 (1%), 0.185 at 200.
+
+The detector is a set of reference embeddings (`udf.heads.KnnHead`), saved as safetensors
+like any other head; its raw distance is mapped to [0, 1] by the references' own
+leave-one-out distance distribution.
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ import torch
 from udf.heads import KnnHead
 
 MAX_REFERENCE = 8000
-DEFAULT_K = 10
+MIN_K = 10
+K_SHARE = 0.01
 
 
-def fit_knn(pooled: np.ndarray, seed: int, k: int = DEFAULT_K,
+def fit_knn(pooled: np.ndarray, seed: int, k: int | None = None,
             max_reference: int = MAX_REFERENCE) -> KnnHead:
-    """A KnnHead over a seeded sample of (mostly unlabelled) session embeddings."""
+    """A KnnHead over a seeded sample of (mostly unlabelled) session embeddings;
+    k defaults to 1% of the references, at least 10."""
     rng = np.random.default_rng(seed)
     rows = np.arange(len(pooled))
     if len(rows) > max_reference:
         rows = np.sort(rng.choice(rows, size=max_reference, replace=False))
+    if k is None:
+        k = max(MIN_K, round(K_SHARE * len(rows)))
     head = KnnHead(pooled.shape[1], n_reference=len(rows), k=min(k, max(1, len(rows) - 1)))
     with torch.no_grad():
         head.reference.copy_(torch.from_numpy(pooled[rows]))

@@ -21,7 +21,10 @@ def test_quality_benchmark_compares_every_mode_with_the_peers(tiny_bert, tmp_pat
     for row in [*results["modes"].values(), *results["peers"].values()]:
         assert 0.0 <= row["pr_auc"] <= 1.0
         assert row["recall_per_family"]
-    assert results["modes"]["lora"]["finetune_seconds_per_1000"] > 0
+    lora = results["modes"]["lora"]
+    assert lora["finetune_seconds_per_1000"] > 0
+    assert len(lora["finetune_val_pr_auc_by_epoch"]) >= 2  # epoch 0 is the head alone
+    assert lora["trained_as"] in ("lora", "head")
     docs = tmp_path / "BENCHMARKS.md"
     docs.write_text("# Benchmarks\n\n## Speed\n\nkept\n\n## Quality\n")
     text = save(results, tmp_path / "q.json", docs, "duckbert bench quality --users 200")

@@ -18,31 +18,6 @@ DEFAULT_MODES = ("auto", "lora", "full", "unsupervised")
 REVIEW_FAMILIES = ("fake_review", "brushing")
 
 
-def build_warehouse(work: Path, users: int, seed: int, difficulty: float | None, log) -> Path:
-    """generate -> load -> dbt build (no model yet); returns the warehouse path."""
-    from training.synthetic import DEFAULT_DIFFICULTY, generate
-    from udf.connect import connect_warehouse
-    from udf.dbt_runner import dbt_build
-    from udf.loader import load
-
-    data, db = work / "data", work / "warehouse.duckdb"
-    summary = generate(data, users=users, seed=seed,
-                       difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty)
-    log(f"generated {summary['sessions']} sessions of {summary['users']} users "
-        f"(difficulty {summary['difficulty']}, {summary['anomaly_rate']:.1%} anomalous)")
-    con = connect_warehouse(db)
-    try:
-        load(con, events=str(data / "events.csv"), reviews=str(data / "reviews.csv"),
-             labels=str(data / "labels.csv"))
-    finally:
-        con.close()
-    with open(work / "dbt.log", "w") as out:
-        result = dbt_build(db, out=out, colors=False)
-    if not result.ok:
-        raise RuntimeError("dbt build failed:\n" + "\n".join(result.tail[-15:]))
-    return db
-
-
 def _row(result, per_thousand_rows: int) -> dict:
     test = result.test
     families = test.get("per_family", {})
@@ -54,6 +29,12 @@ def _row(result, per_thousand_rows: int) -> dict:
         "trained_as": result.mode, "plan": result.plan, "timings": result.timings,
         "seconds_per_1000": round(1000 * result.seconds / max(per_thousand_rows, 1), 1),
     }
+    if result.path:
+        from udf.artifact import read_meta
+
+        epochs = read_meta(result.path).get("history", {}).get("finetune")
+        if epochs:
+            out["finetune_val_pr_auc_by_epoch"] = [e["val_pr_auc"] for e in epochs]
     ft = result.timings.get("finetune")
     if ft and result.timings.get("finetune_rows"):
         out["finetune_seconds_per_1000"] = round(1000 * ft / result.timings["finetune_rows"], 1)
@@ -78,6 +59,7 @@ def run_quality(users: int = 3000, seed: int = 0, difficulty: float | None = Non
     """Train every mode in `modes` and the peers on one split; returns the results dict."""
     import tempfile
 
+    from training.benchmarks.speed_data import build_warehouse
     from training.config import TrainConfig
     from training.trainer import train
     from udf.device import choose_device
@@ -124,6 +106,16 @@ def _review_recall(row: dict) -> str:
     return "-" if not values else f"{sum(values) / len(values):.3f}"
 
 
+def _finetune_note(row: dict) -> str:
+    by_epoch = row.get("finetune_val_pr_auc_by_epoch")
+    if not by_epoch:
+        return ""
+    kept = ("the head alone (no fine-tuning epoch beat it on validation)"
+            if row["trained_as"] == "head" else f"the fine-tuned {row['trained_as']} model")
+    return (f"; validation PR-AUC by epoch {', '.join(f'{v:.4f}' for v in by_epoch)} "
+            f"(epoch 0 = the head alone); kept {kept}")
+
+
 def markdown(results: dict, command: str) -> str:
     """The quality table, per-family recall, and the training cost per mode."""
     rows = [(f"duckbert {m}" + (f" (as {r['trained_as']})" if r["trained_as"] != m else ""), r)
@@ -158,7 +150,8 @@ def markdown(results: dict, command: str) -> str:
         t = r["timings"]
         lines.append(f"| {mode} | {r['seconds_per_1000']} | {t.get('encode', '-')} | "
                      f"{t.get('head', '-')} | {r.get('finetune_seconds_per_1000', '-')} |")
-    plans = [f"- {m}: {r['plan']}" for m, r in results["modes"].items() if r.get("plan")]
+    plans = [f"- {m}: {r['plan']}{_finetune_note(r)}" for m, r in results["modes"].items()
+             if r.get("plan")]
     if plans:
         lines += ["", "What each run chose and why:", "", *plans]
     return "\n".join(lines)

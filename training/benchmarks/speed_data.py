@@ -34,17 +34,19 @@ class Sessions:
         return len(self.texts)
 
 
-def prepare_warehouse(work_dir: Path, sessions: int, seed: int, log=print) -> Path:
-    """A fresh warehouse with about `sessions` sessions in its sessions mart."""
-    from training.synthetic import generate
+def build_warehouse(work_dir: Path, users: int, seed: int, difficulty: float | None = None,
+                    log=print) -> Path:
+    """generate -> load -> dbt build with no model, in `work_dir`; the warehouse path."""
+    from training.synthetic import DEFAULT_DIFFICULTY, generate
     from udf.connect import connect_warehouse
     from udf.dbt_runner import dbt_build
     from udf.loader import load
 
     data_dir, db = work_dir / "data", work_dir / "warehouse.duckdb"
-    users = max(1, math.ceil(sessions / SESSIONS_PER_USER))
-    summary = generate(data_dir, users=users, seed=seed)
-    log(f"  generated {summary.get('sessions')} sessions of {users} users")
+    summary = generate(data_dir, users=users, seed=seed,
+                       difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty)
+    log(f"  generated {summary['sessions']} sessions of {summary['users']} users "
+        f"(difficulty {summary['difficulty']}, {summary['anomaly_rate']:.1%} anomalous)")
     con = connect_warehouse(db)
     try:
         load(con, events=str(data_dir / "events.csv"), reviews=str(data_dir / "reviews.csv"),
@@ -58,6 +60,12 @@ def prepare_warehouse(work_dir: Path, sessions: int, seed: int, log=print) -> Pa
         raise RuntimeError("dbt build of the benchmark warehouse failed:\n"
                            + "\n".join(result.tail[-15:]))
     return db
+
+
+def prepare_warehouse(work_dir: Path, sessions: int, seed: int, log=print) -> Path:
+    """A fresh warehouse with about `sessions` sessions in its sessions mart."""
+    users = max(1, math.ceil(sessions / SESSIONS_PER_USER))
+    return build_warehouse(work_dir, users, seed, log=log)
 
 
 def read_sessions(db: Path, limit: int | None = None) -> Sessions:

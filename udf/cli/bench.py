@@ -15,6 +15,28 @@ def _command() -> str:
     return "duckbert " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+def output_options(name: str):
+    """--out, --docs, --no-docs and --work-dir, shared by every benchmark."""
+    options = [
+        click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
+                     help=f"JSON results file [default: {name}.json in the work dir]."),
+        click.option("--docs", "docs_path", default="docs/BENCHMARKS.md", show_default=True,
+                     type=click.Path(dir_okay=False),
+                     help=f"Markdown file whose {name} block is rewritten."),
+        click.option("--no-docs", is_flag=True, help="Do not touch the docs file."),
+        click.option("--work-dir", default=None, type=click.Path(file_okay=False),
+                     help="Where the warehouse, models and logs go [default: a new temp "
+                          "dir]."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.group("bench")
 def bench():
     """Measure duckbert on this machine: tables printed, JSON written, docs/BENCHMARKS.md."""
@@ -54,14 +76,7 @@ def bench():
                    "subprocesses).")
 @click.option("--million-rows", type=click.IntRange(min=1000), default=1_000_000,
               show_default=True, help="Rows of the --million run.")
-@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
-              help="JSON results file [default: speed.json in the work dir].")
-@click.option("--docs", "docs_path", default="docs/BENCHMARKS.md", show_default=True,
-              type=click.Path(dir_okay=False), help="Markdown file whose Speed section is "
-                                                     "rewritten.")
-@click.option("--no-docs", is_flag=True, help="Do not touch the docs file.")
-@click.option("--work-dir", default=None, type=click.Path(file_okay=False),
-              help="Where the warehouse, artifacts and logs go [default: a new temp dir].")
+@output_options("speed")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the generated warehouse and the samples.")
 def speed(sessions, db_path, model, device, precision, sample, rounds, batch_size, naive_rows,
@@ -111,14 +126,7 @@ def speed(sessions, db_path, model, device, precision, sample, rounds, batch_siz
                                       "rows for one epoch (on a GPU: all rows).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where to train (auto: CUDA when present).")
-@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
-              help="JSON results file [default: quality.json in the work dir].")
-@click.option("--docs", "docs_path", default="docs/BENCHMARKS.md", show_default=True,
-              type=click.Path(dir_okay=False), help="Markdown file whose Quality block is "
-                                                     "rewritten.")
-@click.option("--no-docs", is_flag=True, help="Do not touch the docs file.")
-@click.option("--work-dir", default=None, type=click.Path(file_okay=False),
-              help="Where the warehouse and models go [default: a new temp dir].")
+@output_options("quality")
 def quality(users, seed, difficulty, modes, base_model, finetune_max_rows, device, out_path,
             docs_path, no_docs, work_dir):
     """Every training mode against classic peers on one user-grouped split.
