@@ -99,7 +99,10 @@ def read_sessions(con, cfg) -> Sessions:
     label_text = f"lower(trim(cast({q(label)} as varchar)))"
     true_list = ", ".join(f"'{v}'" for v in _TRUE)
     false_list = ", ".join(f"'{v}'" for v in _FALSE)
-    id_expr = expr(ident) if ident else "cast(row_number() over () as varchar)"
+    # Rows come back in a fixed order (a table's physical order is not): the split's
+    # folds and the head's batches, and so a seeded run, depend on it.
+    id_expr = expr(ident) if ident else (
+        f"cast(row_number() over (order by {q(text)}, {q(label)}) as varchar)")
     sql = f"""
         select {id_expr} as id,
                {q(text)} as text,
@@ -113,6 +116,7 @@ def read_sessions(con, cfg) -> Sessions:
                {expr(family)} as family,
                {expr(labelled_at, 'timestamp') if labelled_at else 'null'} as labelled_at
         from {quote_table(table)}
+        order by id, text
     """
     rows = con.execute(sql).fetchall()
     bad = sorted({r[3] for r in rows if r[2] == -2})

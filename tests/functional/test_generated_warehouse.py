@@ -144,3 +144,26 @@ def test_a_build_on_a_locked_warehouse_says_why(built):
         holder.wait()
     assert not result.ok and result.locked
     assert "one process at a time" in out.getvalue()
+
+
+def test_head_mode_on_the_packaged_minilm_beats_a_random_ranking(built, tmp_path):
+    """The real recipe end to end: the packaged all-MiniLM-L6-v2, frozen, with the trained
+    head, on generated sessions; test PR-AUC far above the anomaly rate (a random ranking)."""
+    import shutil
+
+    from training.config import TrainConfig
+    from training.trainer import train
+    from udf.scorer import Scorer
+
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["db"], db)  # the other tests here expect a warehouse with no model
+    result = train(TrainConfig(db_path=str(db), mode="head", models_dir=str(tmp_path / "m"),
+                               progress=False, seed=0), log=lambda *_: None)
+    assert result.mode == "head" and result.kept
+    labels = q({"db": db}, "select avg(is_anomaly::int) from training_sessions "
+                           "where is_anomaly is not null")[0][0]
+    assert result.test["pr_auc"] > max(0.5, 5 * labels), (result.test, labels)
+    assert result.test["roc_auc"] > 0.8
+    texts = [r[0] for r in q({"db": db}, "select session_text from sessions limit 3")]
+    scores = Scorer(result.path, device="cpu").score(texts)
+    assert all(0.0 <= s <= 1.0 for s in scores)

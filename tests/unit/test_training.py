@@ -162,6 +162,20 @@ def test_seed_makes_runs_repeatable(warehouse, tiny_bert, tmp_path):
     assert first.threshold == pytest.approx(second.threshold)
 
 
+def test_the_tables_physical_row_order_does_not_change_a_seeded_run(warehouse, tiny_bert,
+                                                                     tmp_path):
+    shuffled = str(tmp_path / "shuffled.duckdb")
+    con = duckdb.connect(shuffled)
+    con.execute(f"attach '{warehouse}' as src (read_only)")
+    con.execute("create table training_sessions as "
+                "select * from src.training_sessions order by md5(session_id) desc")
+    con.close()
+    first = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "a")), log=quiet)
+    second = train(config(shuffled, tiny_bert, models_dir=str(tmp_path / "b")), log=quiet)
+    assert first.test == second.test
+    assert first.threshold == second.threshold
+
+
 def test_resume_needs_new_labels_and_keeps_only_a_no_worse_model(warehouse, tiny_bert):
     first = train(config(warehouse, tiny_bert), log=quiet)
     nothing = train(config(warehouse, tiny_bert, resume=True), log=quiet)
