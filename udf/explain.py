@@ -5,16 +5,20 @@ A session of n events is explained by scoring it without each event: n + 1 forwa
 Past MAX_OCCLUSIONS events, neighbouring events are occluded together in MAX_OCCLUSIONS
 contiguous groups, so a session never costs more than MAX_OCCLUSIONS + 1 passes. All the
 variants of a batch of sessions are scored in one call (length-sorted, cached, deduplicated).
+An event's `delta` is how far the score's log-odds fall without it (`score_without` is the
+probability), so events still rank when the score is close to 1.
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 SEPARATOR = " | "
 GROUP_JOINER = " + "
 TOP_EVENTS = 5
 MAX_OCCLUSIONS = 10
+_EPS = 1e-15  # probabilities are clipped here before the log-odds
 
 
 def split_events(text: str) -> tuple[str, list[str]]:
@@ -42,10 +46,18 @@ def occlusions(text: str) -> tuple[list[tuple[range, str]], list[str]]:
     return labels, variants
 
 
+def _log_odds(p: float) -> float:
+    p = min(max(p, _EPS), 1.0 - _EPS)
+    return math.log(p / (1.0 - p))
+
+
 def _summary(scorer, base: float, groups, without: list[float], top: int) -> dict:
+    # The fall is measured in log-odds: near a score of 1.0 every removal moves the
+    # probability by less than the rounding, so a blatant session would have no reasons.
     drivers = [
         {"position": g.start + 1, "events": len(g), "event": label,
-         "delta": round(base - score, 4)}
+         "delta": round(_log_odds(base) - _log_odds(score), 4),
+         "score_without": round(score, 4)}
         for (g, label), score in zip(groups, without, strict=True)
     ]
     drivers.sort(key=lambda d: (-d["delta"], d["position"]))
@@ -84,7 +96,7 @@ def explain_many(scorer, texts: list[str | None], top: int = TOP_EVENTS) -> list
 
 
 def explain(scorer, text: str, top: int = TOP_EVENTS) -> dict:
-    """Score, and the events whose removal lowers it most (delta = score - score without)."""
+    """Score, and the events whose removal lowers it most (delta: the fall in log-odds)."""
     return explain_many(scorer, [text], top=top)[0]
 
 

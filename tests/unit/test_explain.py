@@ -39,3 +39,25 @@ def test_explanations_are_batched_and_match_single_calls(tiny_model):
         assert all(e["delta"] > 0 for e in result["top_events"])
     assert many[3]["events_scored"] == 25
     assert max(e["events"] for e in many[3]["top_events"]) > 1
+
+
+class _Saturated:
+    """A scorer whose score is 1 - 1e-4 ** (number of 'bot's): blatant sessions near 1.0."""
+
+    threshold, version = 0.5, "test"
+
+    def score(self, texts):
+        return [None if t is None else 1.0 - 1e-4 ** t.count("bot") for t in texts]
+
+
+def test_a_score_near_one_still_has_reasons_ranked_by_log_odds():
+    import math
+
+    result = explain(_Saturated(), "2 events | view bot | view human | cart bot bot")
+    assert result["score"] == 1.0  # rounded: the probability cannot tell the events apart
+    tops = result["top_events"]
+    assert [t["position"] for t in tops] == [3, 1]  # 'bot bot' weighs twice a 'bot'
+    assert tops[0]["delta"] == pytest.approx(math.log(1e12) - math.log(1e4), rel=1e-3)
+    # without the first 'bot' the probability moves by 1e-8: lost in rounding, not in log-odds
+    assert tops[1]["score_without"] == 1.0
+    assert tops[1]["delta"] == pytest.approx(math.log(1e12) - math.log(1e8), rel=1e-3)
