@@ -72,3 +72,27 @@ def con():
     connection = duckdb.connect(":memory:")
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread: the machine's 2 cores are shared by two test workers."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def text_table(con, name: str, texts: list) -> None:
+    """Table `name` (i integer, t varchar) holding `texts` in order."""
+    import pyarrow as pa
+
+    con.register("_texts", pa.table({"i": pa.array(range(len(texts)), pa.int32()),
+                                     "t": pa.array(texts, pa.string())}))
+    try:
+        con.execute(f"create or replace table {name} as select * from _texts")
+    finally:
+        con.unregister("_texts")
+

@@ -6,14 +6,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: the machine's 2 cores are shared by two test workers."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)

@@ -175,13 +175,3 @@ def session_texts(n: int, seed: int = 0, max_events: int = 12) -> list[str]:
     return out
 
 
-def text_table(con, name: str, texts: list) -> None:
-    """Table `name` (i integer, t varchar) holding `texts` in order."""
-    import pyarrow as pa
-
-    con.register("_texts", pa.table({"i": pa.array(range(len(texts)), pa.int32()),
-                                     "t": pa.array(texts, pa.string())}))
-    try:
-        con.execute(f"create or replace table {name} as select * from _texts")
-    finally:
-        con.unregister("_texts")

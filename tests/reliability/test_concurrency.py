@@ -9,7 +9,8 @@ import threading
 import pytest
 
 import udf
-from tests.reliability.helpers import session_texts, text_table
+from tests.conftest import text_table
+from tests.reliability.helpers import session_texts
 from udf.scorer import Scorer, clear_scorers, get_scorer
 from udf.sql_functions import create_macros
 

@@ -13,15 +13,8 @@ from udf.scorer import Scorer, clear_scorers, get_scorer
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on 2 shared cores (pytest -n 2) OpenMP teams only wait on
-    each other, and the tiny model gains nothing from a second thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture

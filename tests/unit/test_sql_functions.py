@@ -15,7 +15,7 @@ import pytest
 from udf_samples import session_texts
 
 import udf
-from tests.conftest import build_tiny_artifact
+from tests.conftest import build_tiny_artifact, text_table
 from udf.artifact import read_meta
 from udf.catalog import record_run
 from udf.scorer import Scorer, clear_scorers, get_scorer
@@ -25,15 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on 2 shared cores (pytest -n 2) OpenMP teams only wait on
-    each other, and the tiny model gains nothing from a second thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)
@@ -72,16 +65,6 @@ def column(con, sql: str, params=None) -> list:
     return [row[0] for row in con.execute(sql, params or []).fetchall()]
 
 
-def make_table(con, name: str, texts: list) -> None:
-    """Table `name` (i integer, t varchar) with `texts` in order."""
-    import pyarrow as pa
-
-    con.register("_texts", pa.table({"i": pa.array(range(len(texts)), pa.int32()),
-                                     "t": pa.array(texts, pa.string())}))
-    try:
-        con.execute(f"create or replace table {name} as select * from _texts")
-    finally:
-        con.unregister("_texts")
 
 
 def reference_scores(model: Path, texts: list) -> list:
@@ -95,7 +78,7 @@ def reference_scores(model: Path, texts: list) -> list:
 
 def test_nulls_and_empty_strings(scored, tiny_model):
     texts = [None, "", "session u1 | view phone", None, "   ", "session u2 | cart phone", None]
-    make_table(scored, "s", texts)
+    text_table(scored, "s", texts)
     scores = column(scored, "select anomaly_score(t) from s order by i")
     assert len(scores) == len(texts)
     assert [s is None for s in scores] == [t is None for t in texts]
@@ -109,7 +92,7 @@ def test_nulls_and_empty_strings(scored, tiny_model):
 def test_ten_thousand_rows_in_one_query_keep_count_and_order(scored, tiny_model):
     distinct = session_texts(1000, seed=21, max_events=5)
     texts = [None if i % 97 == 0 else distinct[(i * 7919) % 1000] for i in range(10_000)]
-    make_table(scored, "big", texts)
+    text_table(scored, "big", texts)
     rows = scored.execute("select i, anomaly_score(t) from big order by i").fetchall()
     assert [i for i, _ in rows] == list(range(10_000))
     scores = [s for _, s in rows]
@@ -126,7 +109,7 @@ def test_duplicates_are_scored_once_and_then_cached(con, tiny_model):
     try:
         udf.register(con, model=str(tiny_model))
         distinct = session_texts(25, seed=4)
-        make_table(con, "dups", [distinct[i % 25] for i in range(3000)])
+        text_table(con, "dups", [distinct[i % 25] for i in range(3000)])
         first = column(con, "select anomaly_score(t) from dups order by i")
         scorer = get_scorer(tiny_model)
         assert scorer.forward_rows == 25
@@ -147,7 +130,7 @@ def test_two_argument_form_by_name_version_and_path(con, tiny_model, other_model
     tiny = record(con, tiny_model)  # current; 'other' becomes superseded but stays known
     udf.register(con)
     texts = session_texts(12, seed=8)
-    make_table(con, "s", texts)
+    text_table(con, "s", texts)
     expected_other = get_scorer(other_model).score(texts)
     expected_tiny = get_scorer(tiny_model).score(texts)
     assert expected_other != expected_tiny
@@ -240,7 +223,7 @@ def test_a_model_without_artifact_is_never_made_current(con, tmp_path):
 def test_flag_is_score_against_the_model_threshold(con, other_model):
     udf.register(con, model=str(other_model))
     texts = [*session_texts(150, seed=9), None]
-    make_table(con, "s", texts)
+    text_table(con, "s", texts)
     assert column(con, "select anomaly_threshold()") == [0.8]
     rows = con.execute("select anomaly_score(t), anomaly_flag(t), anomaly_threshold() "
                        "from s order by i").fetchall()
@@ -342,7 +325,7 @@ def test_registering_on_a_cursor_that_is_then_closed_does_not_crash(tiny_model):
 
 def test_two_threads_with_their_own_cursors(scored, tiny_model):
     texts = session_texts(400, seed=13, max_events=6)
-    make_table(scored, "s", texts)
+    text_table(scored, "s", texts)
     expected = reference_scores(tiny_model, texts)
     get_scorer(tiny_model).cache.clear()
     results: dict[int, list] = {}
@@ -376,7 +359,7 @@ def test_threads_1_and_8_give_identical_scores(scored, tiny_model, tmp_path):
     and the Coalescer merges them into other batches than threads=1 sees (12 calls become a
     few jobs); the scores must not change by a single bit."""
     texts = session_texts(1200, seed=17, max_events=5)
-    make_table(scored, "s", texts)
+    text_table(scored, "s", texts)
     parts = tmp_path / "parts"
     parts.mkdir()
     for k in range(12):
