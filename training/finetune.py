@@ -62,11 +62,11 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
              train_rows: np.ndarray, val_rows: np.ndarray, mode: str, device: str,
              epochs: int, imbalance: str, seed: int, time_budget_s: float | None = None,
              log=print, progress=True):
-    """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history).
+    """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history,
+    best epoch).
 
     The model comes back in its best epoch's state; epoch 0 is the head alone, so when no
-    fine-tuning epoch beats it, the weights are the head mode's and history says so
-    (`best_epoch` 0)."""
+    fine-tuning epoch beats it the weights are the head mode's and the best epoch is 0."""
     from sklearn.metrics import average_precision_score
     from tqdm.auto import tqdm
 
@@ -103,7 +103,8 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     best_auc = average_precision_score(labels[val_rows],
                                        predict(model, val_texts, val_ids, device))
     best_state = copy.deepcopy(model.state_dict())
-    history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4), "best_epoch": 0}]
+    history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4)}]
+    best_epoch = 0
     log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
     autocast = str(device).startswith("cuda")
     started = time.monotonic()
@@ -135,7 +136,7 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
         log(f"  {mode}: epoch {epoch} val PR-AUC {auc:.4f}")
         if auc > best_auc:
             best_auc, best_state = auc, copy.deepcopy(model.state_dict())
-            history[0]["best_epoch"] = epoch
+            best_epoch = epoch
         if time_budget_s is not None and time.monotonic() - started > time_budget_s:
             log(f"  {mode}: time budget reached after epoch {epoch}")
             break
@@ -144,4 +145,4 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
         model.encoder = model.encoder.merge_and_unload()
     val_scores = predict(model, val_texts, val_ids, device)
     model.to("cpu").eval()
-    return model, float(best_auc), val_scores, history
+    return model, float(best_auc), val_scores, history, best_epoch

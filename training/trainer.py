@@ -275,7 +275,7 @@ class Run:
                          "sessions (--finetune-max-rows)")
             labels = self.sessions.labels[self.labelled]
             started = time.monotonic()
-            model, ft_auc, ft_val, ft_history = finetune(
+            model, ft_auc, ft_val, ft_history, best_epoch = finetune(
                 model, self._texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
                 self.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
                 log=self.log, progress=cfg.progress)
@@ -283,7 +283,7 @@ class Run:
             self.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
             history["finetune"] = ft_history
             # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
-            if ft_history[0]["best_epoch"] > 0 and ft_auc > val_auc:
+            if best_epoch > 0 and ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc
                 test_scores = predict(model, self._texts(local["test"]),
                                       [ids[i] for i in local["test"]], "cpu")
