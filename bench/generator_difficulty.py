@@ -24,7 +24,7 @@ from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.synthetic import DEFAULT_DIFFICULTY, FAMILY_NAMES, generate  # noqa: E402
+from duckbert.synthetic import DEFAULT_DIFFICULTY, FAMILY_NAMES, generate  # noqa: E402
 
 FEATURES = ("n_events", "n_view", "n_click", "n_cart", "n_remove", "n_purchase", "duration_s",
             "gap_mean", "gap_std", "n_products", "n_categories", "n_brands", "price_mean",

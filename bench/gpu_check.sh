@@ -70,7 +70,7 @@ ARGS+=(--text-tokens 128 --skip-rebuild --no-docs --out "$JSON"
        --work-dir "$OUT_DIR/gpu_check_work")
 
 START=$(date +%s)
-"$PY" -c "from udf.cli import main; main()" bench speed "${ARGS[@]}" ${EXTRA[@]+"${EXTRA[@]}"}
+"$PY" -c "from duckbert.cli import main; main()" bench speed "${ARGS[@]}" ${EXTRA[@]+"${EXTRA[@]}"}
 echo "gpu_check: finished in $(( $(date +%s) - START ))s"
 
 "$PY" - "$JSON" <<'EOF'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data import check_labels, read_sessions
+from training.labelled import check_labels, open_warehouse, read_sessions
 from training.metrics import evaluate_scores
 
 
@@ -14,11 +14,10 @@ def evaluate_model(cfg, model: str, split: str | None = None) -> dict:
     split=None uses every labelled row; "test"/"val" re-derive the model's own split (same
     seed) so the figures match what training reported.
     """
-    from udf.connect import connect_warehouse
     from udf.resolve import resolve_binding
     from udf.scorer import get_scorer
 
-    con = connect_warehouse(cfg.db_path, read_only=True)
+    con = open_warehouse(cfg.db_path, read_only=True)
     try:
         binding = resolve_binding(con, model)
         sessions = read_sessions(con, cfg)

@@ -92,3 +92,43 @@ def isolation_forest(x_fit, x_val, y_val, x_test, seed: int = 0):
 
     _, n, val_scores, test_scores = _pick(fit_score, (200,), y_val)
     return val_scores, test_scores, {"n_estimators": n}
+
+
+def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int) -> dict:
+    """The classic detectors on the same split as the model, each with its own max-F1
+    threshold on validation; test metrics per peer (`aggregates` from read_aggregates)."""
+    from training.calibrate import max_f1
+    from training.metrics import evaluate_scores
+
+    labels = sessions.labels
+    families = sessions.families
+    out = {}
+
+    def record(name, val_scores, test_scores, **extra):
+        threshold, _ = max_f1(labels[split.val], val_scores)
+        metrics = evaluate_scores(
+            labels[split.test], test_scores, threshold,
+            families[split.test] if families is not None else None, curve=False)
+        out[name] = {**metrics, **extra}
+
+    def texts(rows):
+        return [sessions.texts[r] for r in rows]
+
+    val_scores, test_scores, params = tfidf_logreg(
+        texts(split.train), labels[split.train], texts(split.val), labels[split.val],
+        texts(split.test), seed)
+    record("tfidf_logreg", val_scores, test_scores, params=params)
+    by_id, columns = aggregates
+    if columns:
+        def matrix(rows):
+            return np.stack([by_id[str(sessions.ids[r])] for r in rows])
+
+        x_train, x_val, x_test = matrix(split.train), matrix(split.val), matrix(split.test)
+        val_scores, test_scores, params = gradient_boosting(
+            x_train, labels[split.train], x_val, labels[split.val], x_test, seed)
+        record("gbm_aggregates", val_scores, test_scores, params=params, features=columns)
+        val_scores, test_scores, params = isolation_forest(
+            np.concatenate([x_train, x_val]), x_val, labels[split.val], x_test,
+            seed)
+        record("isolation_forest_aggregates", val_scores, test_scores, params=params)
+    return out

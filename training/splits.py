@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.data import TrainingDataError
+from training.labelled import TrainingDataError
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The test split is scored once, after the model and its threshold are fixed on validation.
 Nothing becomes current until its artifact is complete on disk (udf.artifact.save_model
-renames a finished directory into place; udf.catalog.record_run switches in a transaction).
+renames a finished directory into place; udf.registry.record_run switches in a transaction).
 
 Each new version also records its drift baselines in `duckbert_model_baselines`: decile bins
 of the training-time distributions of its own scores and of the session lengths, which the
@@ -14,65 +14,22 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from training.baselines import score_baselines
 from training.calibrate import choose_threshold
 from training.config import TrainConfig
-from training.data import TrainingDataError, check_labels, read_sessions
+from training.labelled import check_labels, open_warehouse, read_sessions
 from training.metrics import evaluate_scores
+from training.peers import compare_peers
+from training.record import record_model
+from training.result import TrainResult
 from training.splits import make_split
 from training.threads import single_thread
 from udf.sqlident import quote_identifier, quote_table
-
-BASELINE_TABLE = "duckbert_model_baselines"
-BASELINE_BINS = 10
-BASELINE_SAMPLE = 5000  # sessions scored for the score baseline (all of them when fewer)
-BASELINE_DDL = f"""
-create table if not exists {BASELINE_TABLE} (
-    version varchar not null,
-    metric varchar not null,
-    bin integer not null,
-    lower_bound double,
-    upper_bound double,
-    reference_count bigint not null,
-    reference_share double not null,
-    n_reference bigint not null,
-    created_at timestamptz not null,
-    primary key (version, metric, bin)
-)
-"""
-
-
-@dataclass
-class TrainResult:
-    """What a run produced; `kept` is False when --resume found the new model worse."""
-
-    name: str
-    version: str
-    path: str | None
-    mode: str
-    kept: bool
-    threshold: float
-    threshold_policy: str
-    test: dict
-    validation: dict
-    peers: dict = field(default_factory=dict)
-    plan: str = ""
-    seconds: float = 0.0
-    n_labelled: int = 0
-    split_sizes: dict = field(default_factory=dict)
-    note: str = ""
-    retrained: bool = True
-    timings: dict = field(default_factory=dict)
-
-
-def _connect(db_path: str, read_only: bool):
-    from udf.connect import connect_warehouse
-
-    return connect_warehouse(db_path, read_only=read_only, must_exist=True)
 
 
 def _models_dir(cfg: TrainConfig) -> Path:
@@ -87,34 +44,6 @@ def _remove_stale_temp(directory: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _new_labels(sessions, since: str | None) -> int:
-    if sessions.labelled_at is None or since is None:
-        return -1
-    cutoff = np.datetime64(since.replace("+00:00", ""))
-    stamps = sessions.labelled_at[sessions.labels >= 0]
-    return int((stamps > cutoff).sum())
-
-
-def reference_bins(values) -> list[tuple[float | None, float | None, int]]:
-    """Decile bins of training-time values as (lower, upper, count), lower <= x < upper.
-
-    Edges are the deciles, deduplicated (a discrete or tied distribution gets fewer bins);
-    the first bin is open below and the last open above (None), so any later value has a bin.
-    """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return []
-    # deciles taken from the data (method "lower"), so every bin holds at least one value
-    edges = np.unique(np.quantile(values, np.arange(1, BASELINE_BINS) / BASELINE_BINS,
-                                  method="lower"))
-    edges = edges[edges > values.min()]
-    counts = np.bincount(np.searchsorted(edges, values, side="right"),
-                         minlength=edges.size + 1)
-    bounds = [None, *edges.tolist(), None]
-    return [(bounds[i], bounds[i + 1], int(counts[i])) for i in range(edges.size + 1)]
-
-
 class Run:
     """State shared by the steps of one training run."""
 
@@ -127,10 +56,10 @@ class Run:
     # -- reading ------------------------------------------------------------------------
 
     def read(self):
-        con = _connect(self.cfg.db_path, read_only=True)
+        con = open_warehouse(self.cfg.db_path, read_only=True)
         try:
             self.sessions = read_sessions(con, self.cfg)
-            from udf.catalog import current_model
+            from udf.registry import current_model
 
             self.current = current_model(con)
             self.aggregates = self._aggregates(con) if self.cfg.compare_peers else ({}, [])
@@ -178,7 +107,9 @@ class Run:
         self.split = make_split(self.sessions, self.cfg)
         self._log_split()
         if self.cfg.resume:
-            return self._resume()
+            from training.resume import resume
+
+            return resume(self)
         return self._supervised()
 
     def _log_split(self):
@@ -191,7 +122,7 @@ class Run:
         self.log(f"split {how}: " + ", ".join(parts))
 
     def _base_model(self):
-        from udf.base_models import resolve_base_model
+        from udf.base_models import DEFAULT_BASE_MODEL, resolve_base_model
         from udf.heads import ClassifierHead
         from udf.model import AnomalyModel
 
@@ -199,7 +130,7 @@ class Run:
         placeholder = ClassifierHead(1)
         model = AnomalyModel.from_base(self.base_dir, placeholder, self.cfg.max_length,
                                        ngram_buckets=self.cfg.ngram_buckets)
-        self.base_name = self.cfg.base_model or "all-MiniLM-L6-v2"
+        self.base_name = self.cfg.base_model or DEFAULT_BASE_MODEL
         return model
 
     def _features(self, model, rows: np.ndarray):
@@ -219,15 +150,15 @@ class Run:
 
         from training.head_trainer import HeadData, make_bags
 
-        bags = make_bags(model.hasher, self._texts(rows_local), idf)
+        bags = make_bags(model.hasher, self.texts(rows_local), idf)
         labels = self.sessions.labels[self.labelled[rows_local]]
         return HeadData(torch.from_numpy(pooled[rows_local]), bags, labels)
 
-    def _texts(self, local_rows) -> list[str]:
+    def texts(self, local_rows) -> list[str]:
         """Texts of labelled rows, by their position among the labelled rows."""
         return [self.sessions.texts[self.labelled[i]] for i in local_rows]
 
-    def _prepare_head_inputs(self, model, idf=None):
+    def prepare_head_inputs(self, model, idf=None):
         labelled = self.sessions.labelled
         self.labelled = labelled
         position = {row: i for i, row in enumerate(labelled)}
@@ -235,7 +166,7 @@ class Run:
         local = {name: np.array([position[r] for r in getattr(self.split, name)], dtype=int)
                  for name in ("train", "val", "test")}
         if idf is None:
-            df = model.hasher.document_frequency(self._texts(local["train"]))
+            df = model.hasher.document_frequency(self.texts(local["train"]))
             idf = model.hasher.idf(df, len(local["train"]))
         data = {name: self._head_data(model, ids, pooled, idf, rows)
                 for name, rows in local.items()}
@@ -246,12 +177,12 @@ class Run:
 
         cfg = self.cfg
         model = self._base_model()
-        ids, local, idf, data = self._prepare_head_inputs(model)
+        ids, local, idf, data = self.prepare_head_inputs(model)
         mode, plan = self._choose_mode(model, ids, local)
         self.log("training the head on frozen embeddings (validation picks the candidate):")
         started = time.monotonic()
         with single_thread():
-            lexical_fit = self._fit_lexical(model, data, idf)
+            lexical_fit = self.fit_lexical(model, data, idf)
             best, trials = search_head(data["train"], data["val"], model.hidden_size,
                                        lexical_fit, cfg.head_epochs, cfg.seed,
                                        lexical=cfg.lexical, log=self.log)
@@ -276,7 +207,7 @@ class Run:
             labels = self.sessions.labels[self.labelled]
             started = time.monotonic()
             model, ft_auc, ft_val, ft_history, best_epoch = finetune(
-                model, self._texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
+                model, self.texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
                 self.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
                 log=self.log, progress=cfg.progress)
             self.timings["finetune"] = round(time.monotonic() - started, 2)
@@ -285,7 +216,7 @@ class Run:
             # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
             if best_epoch > 0 and ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc
-                test_scores = predict(model, self._texts(local["test"]),
+                test_scores = predict(model, self.texts(local["test"]),
                                       [ids[i] for i in local["test"]], "cpu")
             else:
                 self.log(f"  {mode}: no epoch beat the head on validation (PR-AUC "
@@ -295,10 +226,10 @@ class Run:
         else:
             test_scores = head_scores(model.head, data["test"])
         self.history = history
-        return self._finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
-                            self._texts(local["val"]))
+        return self.finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
+                            self.texts(local["val"]))
 
-    def _fit_lexical(self, model, data, idf, choices=None):
+    def fit_lexical(self, model, data, idf, choices=None):
         from training.head_trainer import fit_lexical
 
         if self.cfg.lexical is False:
@@ -321,68 +252,6 @@ class Run:
                          self.cfg.time_budget_s, self.device)
         self.log(f"mode auto -> {plan.mode}: {plan.reason}")
         return plan.mode, plan
-
-    # -- resume -------------------------------------------------------------------------
-
-    def _resume(self) -> TrainResult:
-        from training.head_trainer import HeadParams, fit_head, head_scores
-        from udf.artifact import load_model
-        from udf.heads import ClassifierHead
-
-        if self.current is None:
-            raise TrainingDataError("--resume needs a current model; train one without "
-                                    "--resume first")
-        model, meta = load_model(self.current.path)
-        arrived = _new_labels(self.sessions, meta.get("created_at"))
-        if arrived == 0 or meta.get("training_fingerprint") == self.sessions.fingerprint:
-            note = (f"no labels arrived since {self.current.label}; nothing to retrain")
-            self.log(note)
-            return TrainResult(meta["name"], meta["version"], self.current.path,
-                               meta["training_mode"], False, float(meta["threshold"]),
-                               meta.get("threshold_policy", ""), {}, {}, note=note,
-                               retrained=False)
-        self.log(f"resuming from {self.current.label}: {max(arrived, 0)} labels arrived since")
-        self.base_dir = Path(self.current.path)
-        self.base_name = meta["base_model"]
-        self.cfg.seed = int(meta.get("config", {}).get("seed", self.cfg.seed))
-        self.split = make_split(self.sessions, self.cfg)
-        warm = isinstance(model.head, ClassifierHead)
-        if model.hasher is None:
-            from udf.lexical import NgramHasher
-
-            model.hasher = NgramHasher(self.cfg.ngram_buckets)
-        ids, local, idf, data = self._prepare_head_inputs(model)
-        old_val = head_scores(model.head, data["val"]) if warm else None
-        params = HeadParams(**meta.get("head_params", {})) if warm else HeadParams()
-        params = HeadParams(**{**asdict(params), "lr": params.lr / 3})
-        stored = meta.get("lexical_params") or {}
-        choices = [(stored["C"], stored["class_weight"])] if "C" in stored else None
-        with single_thread():
-            lexical_fit = self._fit_lexical(model, data, idf, choices) if params.lexical \
-                else None
-            if lexical_fit is None:
-                self.lexical_params = {}
-            result = fit_head(params, data["train"], data["val"], model.hidden_size,
-                              lexical_fit, max(10, self.cfg.head_epochs // 4),
-                              self.cfg.seed, init=model.head if warm else None)
-        from sklearn.metrics import average_precision_score
-
-        old_auc = (average_precision_score(data["val"].labels, old_val) if warm else -1.0)
-        if warm:
-            self.log(f"  validation PR-AUC: current {old_auc:.4f}, retrained "
-                     f"{result.val_pr_auc:.4f}")
-        else:
-            self.log(f"  the current model is {meta['training_mode']}; trained a supervised "
-                     f"head on its encoder (validation PR-AUC {result.val_pr_auc:.4f})")
-        model.head = result.head
-        self.head_params = asdict(result.params)
-        self.history = {"resumed_from": self.current.version, "previous_val_pr_auc": old_auc}
-        keep = result.val_pr_auc >= old_auc - 1e-9
-        mode = meta["training_mode"] if warm else "head"
-        return self._finish(model, mode, f"--resume from "
-                            f"{self.current.label}", result.val_scores,
-                            head_scores(model.head, data["test"]),
-                            self._texts(local["val"]), keep=keep)
 
     # -- unsupervised -------------------------------------------------------------------
 
@@ -407,17 +276,17 @@ class Run:
         self.head_params, self.lexical_params = {}, {}
         self.history = {"n_reference": int(model.head.reference.shape[0])}
         if has_labels:
-            return self._finish(model, "unsupervised", "--mode unsupervised",
+            return self.finish(model, "unsupervised", "--mode unsupervised",
                                 scores[self.split.val], scores[self.split.test],
                                 [self.sessions.texts[i] for i in self.split.val])
         if self.cfg.threshold_policy == "max_f1":
             self.cfg.threshold_policy, self.cfg.contamination = "contamination", 0.05
-        return self._finish(model, "unsupervised", "--mode unsupervised (no labels)",
+        return self.finish(model, "unsupervised", "--mode unsupervised (no labels)",
                             scores, None, self.sessions.texts[:256], labelled=False)
 
     # -- finishing ----------------------------------------------------------------------
 
-    def _finish(self, model, mode, plan, val_scores, test_scores, val_texts, keep=True,
+    def finish(self, model, mode, plan, val_scores, test_scores, val_texts, keep=True,
                 labelled=True) -> TrainResult:
         from training.precision import precision_check
         from udf.artifact import new_version, save_model
@@ -435,7 +304,8 @@ class Run:
             threshold, policy = choose_threshold(cfg, None, val_scores)
             validation, test = {}, {}
         with single_thread():
-            peers = self._peers() if labelled and cfg.compare_peers else {}
+            peers = compare_peers(sessions, self.split, self.aggregates, cfg.seed) \
+                if labelled and cfg.compare_peers else {}
         check = precision_check(model, val_texts, cfg.seed, log=self.log)
         version = new_version()
         directory = _models_dir(cfg)
@@ -459,8 +329,9 @@ class Run:
         meta["encoder_key"] = encoder_key(model)
         meta["embedding_store"] = os.path.relpath(directory / ".embeddings", path)
         save_model(model, path, meta, base_dir=self.base_dir)
-        baselines = self._baselines(path)
-        self._record(meta, path, keep, baselines)
+        baselines = score_baselines(path, sessions.texts, self.lengths, self.device,
+                                    cfg.seed, self.log)
+        record_model(cfg.db_path, meta, path, keep, baselines)
         seconds = time.monotonic() - self.started
         return TrainResult(cfg.name, version, str(path), mode, keep, float(threshold), policy,
                            test, validation, peers, plan, seconds,
@@ -471,7 +342,7 @@ class Run:
                            timings={**self.timings, "total": round(seconds, 2)})
 
     def _text_format(self) -> str | None:
-        con = _connect(self.cfg.db_path, read_only=True)
+        con = open_warehouse(self.cfg.db_path, read_only=True)
         try:
             columns = {r[0] for r in con.execute(
                 f"describe {quote_table(self.cfg.table)}").fetchall()}
@@ -483,99 +354,7 @@ class Run:
         finally:
             con.close()
 
-    def _baselines(self, path: Path) -> dict[str, list[tuple]]:
-        """Training-time bins per drift metric: the saved model's scores on (a sample of)
-        every session of the table, labelled or not, and the session lengths."""
-        from udf.scorer import Scorer
 
-        texts = self.sessions.texts
-        rows = np.arange(len(texts))
-        if rows.size > BASELINE_SAMPLE:
-            rng = np.random.default_rng(self.cfg.seed)
-            rows = np.sort(rng.choice(rows.size, BASELINE_SAMPLE, replace=False))
-        # fp32 reuses this run's stored embeddings; the bins do not need the runtime's int8
-        scorer = Scorer(path, device=self.device, precision="fp32", use_store=True)
-        scores = scorer.score([texts[r] for r in rows])
-        values = {"anomaly_score": np.array(scores, dtype=float), **self.lengths}
-        baselines = {name: reference_bins(v) for name, v in values.items()}
-        self.log(f"drift baselines: {', '.join(baselines)} ({rows.size} sessions scored)")
-        return baselines
-
-    def _record(self, meta: dict, path: Path, keep: bool,
-                baselines: dict[str, list[tuple]]) -> None:
-        import datetime as dt
-
-        from udf.catalog import record_run
-
-        row = {
-            "name": meta["name"], "version": meta["version"], "path": str(path),
-            "created_at": dt.datetime.now(dt.timezone.utc),
-            "training_mode": meta["training_mode"], "base_model": meta["base_model"],
-            "text_format": meta["text_format"], "threshold": meta["threshold"],
-            "threshold_policy": meta["threshold_policy"], "training_table": meta[
-                "training_table"], "training_fingerprint": meta["training_fingerprint"],
-            "n_train": meta["n_train"], "metrics": meta["metrics"],
-            "status": "current" if keep else "rejected",
-            "note": None if keep else "worse on validation than the current model",
-        }
-        con = _connect(self.cfg.db_path, read_only=False)
-        try:
-            # baselines first: a version's bins exist before it can become current
-            _write_baselines(con, meta["version"], row["created_at"], baselines)
-            record_run(con, row, make_current=keep)
-        finally:
-            con.close()
-
-    def _peers(self) -> dict:
-        """The classic detectors on the same split, each with its own max-F1 threshold."""
-        from training import peers as peer_models
-        from training.calibrate import max_f1
-
-        sessions, split = self.sessions, self.split
-        labels = sessions.labels
-        families = sessions.families
-        out = {}
-
-        def record(name, val_scores, test_scores, **extra):
-            threshold, _ = max_f1(labels[split.val], val_scores)
-            metrics = evaluate_scores(
-                labels[split.test], test_scores, threshold,
-                families[split.test] if families is not None else None, curve=False)
-            out[name] = {**metrics, **extra}
-
-        def texts(rows):
-            return [sessions.texts[r] for r in rows]
-
-        val_scores, test_scores, params = peer_models.tfidf_logreg(
-            texts(split.train), labels[split.train], texts(split.val), labels[split.val],
-            texts(split.test), self.cfg.seed)
-        record("tfidf_logreg", val_scores, test_scores, params=params)
-        by_id, columns = self.aggregates
-        if columns:
-            def matrix(rows):
-                return np.stack([by_id[str(sessions.ids[r])] for r in rows])
-
-            x_train, x_val, x_test = matrix(split.train), matrix(split.val), matrix(split.test)
-            val_scores, test_scores, params = peer_models.gradient_boosting(
-                x_train, labels[split.train], x_val, labels[split.val], x_test, self.cfg.seed)
-            record("gbm_aggregates", val_scores, test_scores, params=params, features=columns)
-            val_scores, test_scores, params = peer_models.isolation_forest(
-                np.concatenate([x_train, x_val]), x_val, labels[split.val], x_test,
-                self.cfg.seed)
-            record("isolation_forest_aggregates", val_scores, test_scores, params=params)
-        return out
-
-
-def _write_baselines(con, version: str, created_at, baselines: dict[str, list[tuple]]) -> None:
-    con.execute(BASELINE_DDL)
-    rows = []
-    for metric, bins in baselines.items():
-        total = sum(count for _, _, count in bins)
-        rows += [(version, metric, i, lower, upper, count, count / total, total, created_at)
-                 for i, (lower, upper, count) in enumerate(bins)]
-    if rows:
-        con.executemany(f"insert into {BASELINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows)
 
 
 def train(cfg: TrainConfig, log=print) -> TrainResult:

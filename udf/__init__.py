@@ -1,10 +1,10 @@
-"""duckbert runtime: score e-commerce sessions with a fine-tuned BERT from DuckDB SQL.
+"""The UDF package: everything a DuckDB connection needs to call anomaly_score() and friends.
 
-`udf.register(con)` puts the SQL surface (anomaly_score and friends) on a DuckDB connection.
-Heavy libraries (torch, transformers) load only when a function is first called.
+`udf.register(con)` puts the SQL surface on a connection; `udf.dbt_plugin` does it for every
+connection of a dbt run. Artifact loading, tokenizer, encoder and heads, device and precision,
+scorer and caches, explanations. It imports neither `training` nor `duckbert`. Heavy libraries
+(torch, transformers) load only when a function is first called.
 """
-
-__version__ = "0.1.0"
 
 
 def register(con, model=None):
@@ -14,4 +14,4 @@ def register(con, model=None):
     return _register(con, model=model)
 
 
-__all__ = ["register", "__version__"]
+__all__ = ["register"]

@@ -106,6 +106,20 @@ def load_model(model_dir: str | Path):
     return model, meta
 
 
+def model_info(meta: dict, model_dir: str | Path) -> dict:
+    """What `anomaly_model()` and `duckbert score` report about a model, from duckbert.json."""
+    return {
+        "name": meta["name"],
+        "version": meta["version"],
+        "base_model": meta["base_model"],
+        "training_mode": meta["training_mode"],
+        "text_format": meta.get("text_format"),
+        "threshold": float(meta["threshold"]),
+        "threshold_policy": meta.get("threshold_policy"),
+        "path": str(model_dir),
+    }
+
+
 def library_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 

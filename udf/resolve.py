@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from udf.catalog import ModelRef, current_model, env_model, known_models
+from udf.registry import ModelRef, current_model, env_model, known_models
 
 
 class NoModelError(LookupError):

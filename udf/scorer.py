@@ -106,18 +106,10 @@ class Scorer:
         return embed_ids(self.model, ids, self.device, self.precision)
 
     def info(self) -> dict:
-        return {
-            "name": self.meta["name"],
-            "version": self.version,
-            "base_model": self.meta["base_model"],
-            "training_mode": self.meta["training_mode"],
-            "text_format": self.meta.get("text_format"),
-            "threshold": self.threshold,
-            "threshold_policy": self.meta.get("threshold_policy"),
-            "device": self.device,
-            "precision": self.precision,
-            "path": str(self.model_dir),
-        }
+        from udf.artifact import model_info
+
+        return {**model_info(self.meta, self.model_dir), "device": self.device,
+                "precision": self.precision}
 
     # -- internals ----------------------------------------------------------------------
 

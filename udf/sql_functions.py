@@ -93,20 +93,10 @@ def _functions(instance: str):
 
 def _scorer_info(binding: Binding) -> dict:
     """Model facts from duckbert.json alone (no weights loaded), for the cheap functions."""
-    from udf.artifact import read_meta
+    from udf.artifact import model_info, read_meta
 
     path = binding.default_dir()
-    meta = read_meta(path)
-    return {
-        "name": meta["name"],
-        "version": meta["version"],
-        "base_model": meta["base_model"],
-        "training_mode": meta["training_mode"],
-        "text_format": meta.get("text_format"),
-        "threshold": float(meta["threshold"]),
-        "threshold_policy": meta.get("threshold_policy"),
-        "path": str(path),
-    }
+    return model_info(read_meta(path), path)
 
 
 def _instance_id(con) -> str | None:

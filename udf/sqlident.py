@@ -1,4 +1,9 @@
-"""SQL identifiers that come from users (table and column names) are validated, then quoted."""
+"""SQL names and literals that come from users: the one place they are validated and quoted.
+
+Table and column names given as options are validated, then quoted (`quote_identifier`,
+`quote_table`); names read from data (file headers) and string values are escaped
+(`quote_name`, `quote_literal`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,19 @@ def quote_identifier(name: str) -> str:
             f"invalid SQL identifier {name!r}: use letters, digits and underscores only"
         )
     return f'"{name}"'
+
+
+def quote_name(name: str) -> str:
+    """Any name (e.g. a column of a user's file header) as a DuckDB identifier: "" escaped.
+
+    For names that are data, not commands: nothing is refused, everything is quoted.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """`text` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def quote_table(name: str) -> str:

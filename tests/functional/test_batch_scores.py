@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from bi_warehouse import ENV, base_warehouse, copy_warehouse
 from click.testing import CliRunner
 
-from udf.cli import main
+from duckbert.cli import main
+from tests.helpers.bi_warehouse import ENV, base_warehouse, copy_warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_quality_benchmark_compares_every_mode_with_the_peers(tiny_bert, tmp_path):
-    from training.benchmarks.quality import run_quality, save
+    from duckbert.benchmarks.quality import run_quality, save
 
     results = run_quality(users=200, seed=1, modes=("head", "lora", "unsupervised"),
                           work_dir=str(tmp_path / "work"), finetune_max_rows=60,

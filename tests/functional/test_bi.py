@@ -17,12 +17,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from bi_warehouse import base_warehouse, copy_warehouse
 from click.testing import CliRunner
 
-from udf.cli import main
-from udf.dbt_runner import project_dir
-from udf.export import DEFAULT_TABLES
+from duckbert.cli import main
+from duckbert.dbt_runner import project_dir
+from duckbert.export import DEFAULT_TABLES
+from tests.helpers.bi_warehouse import base_warehouse, copy_warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from udf.distributed import DistributedScoringError, score_dataset
-from udf.distributed.inputs import InputError
-from udf.distributed.output import OutputError
-from udf.distributed.ray_engine import plan_workers
+from duckbert.distributed import DistributedScoringError, score_dataset
+from duckbert.distributed.inputs import InputError
+from duckbert.distributed.output import OutputError
+from duckbert.distributed.ray_engine import plan_workers
 from udf.scorer import clear_scorers
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -143,7 +143,7 @@ def test_ray_engine_matches_sql(sessions_dir, sql_scores, tiny_model, tmp_path):
 
 
 def test_failed_run_leaves_no_output(sessions_dir, tiny_model, tmp_path, monkeypatch):
-    import udf.distributed.local as local
+    import duckbert.distributed.local as local
 
     calls = []
 
@@ -164,7 +164,7 @@ def test_failed_run_leaves_no_output(sessions_dir, tiny_model, tmp_path, monkeyp
 
 
 def test_row_count_check_blocks_the_commit(sessions_dir, tiny_model, tmp_path, monkeypatch):
-    import udf.distributed.api as api
+    import duckbert.distributed.api as api
 
     monkeypatch.setattr(api.out, "count_output", lambda folder: (N_ROWS - 1, 0))
     out = tmp_path / "scores"
@@ -251,7 +251,7 @@ def test_worker_planning():
 
 
 def test_cli(sessions_dir, tiny_model, tmp_path):
-    from udf.cli import main
+    from duckbert.cli import main
 
     out = tmp_path / "cli"
     runner = CliRunner()
@@ -271,7 +271,7 @@ def test_cli(sessions_dir, tiny_model, tmp_path):
 
 def test_prepare_process_settles_the_fsspec_http_import():
     """Ray Data's threaded listing needs this import to succeed or fail cleanly, every time."""
-    from udf.distributed.ray_engine import prepare_process
+    from duckbert.distributed.ray_engine import prepare_process
 
     prepare_process()
     try:
@@ -283,9 +283,9 @@ def test_prepare_process_settles_the_fsspec_http_import():
 def test_model_names_resolve_through_the_warehouse(tiny_model, tmp_path):
     import datetime as dt
 
+    from duckbert.distributed.api import resolve_model_dir
     from udf.artifact import read_meta
-    from udf.catalog import record_run
-    from udf.distributed.api import resolve_model_dir
+    from udf.registry import record_run
 
     db = tmp_path / "wh.duckdb"
     con = duckdb.connect(str(db))

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 import pytest
-from bi_warehouse import base_warehouse, copy_warehouse
 
-from training.trainer import BASELINE_SAMPLE, reference_bins
+from tests.helpers.bi_warehouse import base_warehouse, copy_warehouse
+from training.baselines import BASELINE_SAMPLE, reference_bins
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ learns from them and keeps the new version only when validation is no worse; the
 from __future__ import annotations
 
 import pytest
-from bi_warehouse import ENV, UNLABELLED, base_warehouse, copy_warehouse
 from click.testing import CliRunner
 
-from udf.cli import main
+from duckbert.cli import main
+from tests.helpers.bi_warehouse import ENV, UNLABELLED, base_warehouse, copy_warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import statistics
 import duckdb
 import pytest
 
+from duckbert.dbt_runner import dbt_build
+from duckbert.loader import load
 from udf.base_models import packaged_model_dir
-from udf.dbt_runner import dbt_build
 from udf.explain import SEPARATOR
-from udf.loader import load
 from udf.tokens import SessionTokenizer
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_generated")]
@@ -23,7 +23,7 @@ USERS = 200
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from training.synthetic import generate
+    from duckbert.synthetic import generate
 
     root = tmp_path_factory.mktemp("generated")
     summary = generate(root / "data", users=USERS, seed=11)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bi_warehouse import base_warehouse
 from click.testing import CliRunner
 
-from udf.cli import main
-from udf.report.charts import ACCENT, BAR, nice_ticks
-from udf.report.data import patterns
+from duckbert.cli import main
+from duckbert.report.charts import ACCENT, BAR, nice_ticks
+from duckbert.report.queries import patterns
+from tests.helpers.bi_warehouse import base_warehouse
 
 pytestmark = pytest.mark.slow
 

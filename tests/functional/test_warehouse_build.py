@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import build_tiny_artifact
-from udf.dbt_runner import dbt_build
+from duckbert.dbt_runner import dbt_build
+from duckbert.loader import load
+from tests.helpers.models import build_tiny_artifact
 from udf.explain import SEPARATOR
-from udf.loader import load
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_handmade")]
 

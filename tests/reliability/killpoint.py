@@ -5,7 +5,7 @@
 POINT is where the process kills itself, as `kill -9` or the OOM killer would at that moment:
   save    inside udf.artifact.save_model, after the weights are written to the hidden
           temporary directory and before duckbert.json and the rename
-  record  inside udf.catalog.record_run's transaction, after the previous model was marked
+  record  inside udf.registry.record_run's transaction, after the previous model was marked
           superseded and before the new row is inserted and committed
   none    nothing planted (the plain command)
 
@@ -38,9 +38,9 @@ def plant(point: str) -> None:
 
         artifact.file_sha256 = file_sha256
     elif point == "record":
-        import training.trainer as trainer
+        import training.record as record
 
-        real_connect = trainer._connect
+        real_connect = record.open_warehouse
 
         class Connection:
             def __init__(self, con):
@@ -58,13 +58,13 @@ def plant(point: str) -> None:
             con = real_connect(db_path, read_only)
             return con if read_only else Connection(con)
 
-        trainer._connect = connect
+        record.open_warehouse = connect
     elif point != "none":
         raise SystemExit(f"unknown kill point {point!r}")
 
 
 if __name__ == "__main__":
     plant(sys.argv[1])
-    from udf.cli import main
+    from duckbert.cli import main
 
     main(sys.argv[2:], prog_name="duckbert")

@@ -30,8 +30,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import build_tiny_artifact
-from tests.reliability.helpers import (
+from duckbert.dbt_runner import dbt_build
+from duckbert.loader import load
+from tests.helpers.models import build_tiny_artifact
+from tests.helpers.processes import (
     DUCKBERT,
     REPO,
     child_env,
@@ -40,8 +42,6 @@ from tests.reliability.helpers import (
     wait_unlocked,
 )
 from udf.connect import WarehouseLockedError, connect_warehouse
-from udf.dbt_runner import dbt_build
-from udf.loader import load
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("build_faults")]
 
@@ -95,7 +95,7 @@ def split_by_user(source: Path, out: dict[str, Path]) -> None:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory, tiny_bert):
-    from training.synthetic import generate
+    from duckbert.synthetic import generate
 
     root = tmp_path_factory.mktemp("build-faults")
     # a threshold of 0.8 flags (and so explains) a fraction of the sessions, as in production

@@ -9,8 +9,7 @@ import threading
 import pytest
 
 import udf
-from tests.conftest import text_table
-from tests.reliability.helpers import session_texts
+from tests.helpers.samples import session_texts, text_table
 from udf.scorer import Scorer, clear_scorers, get_scorer
 from udf.sql_functions import create_macros
 

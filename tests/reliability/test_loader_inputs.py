@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.helpers import EVENT_HEADER, event_row, snapshot, write_csv
-from udf.cli import main
-from udf.loader import LoadError, MissingColumnError, load
+from duckbert.cli import main
+from duckbert.loader import LoadError, MissingColumnError, load
+from tests.helpers.processes import EVENT_HEADER, event_row, snapshot, write_csv
 
 pytestmark = pytest.mark.xdist_group("loader_inputs")
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.warehouse_sql import compile_models
+from tests.helpers.warehouse_sql import compile_models
 from udf.explain import SEPARATOR
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_text_properties")]  # dbt compile

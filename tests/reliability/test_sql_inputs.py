@@ -14,7 +14,7 @@ import pytest
 
 import udf
 from udf.artifact import read_meta
-from udf.catalog import record_run
+from udf.registry import record_run
 from udf.scorer import Scorer, get_scorer
 
 pytestmark = pytest.mark.xdist_group("sql_inputs")
@@ -155,7 +155,7 @@ def test_wrong_argument_types_are_binder_errors(scored, sql):
 @pytest.fixture
 def catalogued(con, tiny_model, tiny_bert, tmp_path):
     """A warehouse that knows two models, 'tiny' (current) and 'other'."""
-    from tests.conftest import build_tiny_artifact
+    from tests.helpers.models import build_tiny_artifact
 
     other = build_tiny_artifact(tiny_bert, tmp_path / "other", name="other", seed=1)
     for artifact, current in ((other, False), (tiny_model, True)):

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 import udf
-from tests.reliability.helpers import REPO, child_env, kill_group, query, spawn
-from tests.training_data import make_training_table
+from tests.helpers.processes import REPO, child_env, kill_group, query, spawn
+from tests.helpers.training_data import make_training_table
 from training.config import TrainConfig
 from training.trainer import train
 from udf.artifact import META_FILE, load_model

@@ -8,9 +8,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from tests.reliability.helpers import snapshot
-from tests.training_data import make_training_table
-from udf.cli import main
+from duckbert.cli import main
+from tests.helpers.processes import snapshot
+from tests.helpers.training_data import make_training_table
 
 pytestmark = pytest.mark.xdist_group("training_inputs")
 

@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 import udf
-from tests.reliability.helpers import REPO, plant_pickle, plant_remote_code
+from duckbert.cli import main
+from tests.helpers.processes import REPO, plant_pickle, plant_remote_code
 from udf.artifact import META_FILE, WEIGHTS_FILE, ArtifactError, file_sha256, load_model
 from udf.base_models import UnsafeModelError, resolve_base_model
-from udf.cli import main
 from udf.scorer import Scorer, clear_scorers
 
 pytestmark = pytest.mark.xdist_group("untrusted_artifacts")
 
-SOURCE_DIRS = ("udf", "training")
+SOURCE_DIRS = ("udf", "training", "duckbert")
 LOADERS = {"from_pretrained", "from_config", "pipeline"}
 # Every loader call passes trust_remote_code=False explicitly: transformers' default (None)
 # refuses remote code when nobody answers, but *asks* on an interactive terminal ("Do you wish
@@ -130,7 +130,7 @@ def test_a_pickle_only_artifact_is_refused_everywhere(artifact, marker, con):
 
 
 def test_a_pickle_only_base_model_is_refused_by_train(tiny_bert, tmp_path, marker):
-    from tests.training_data import make_training_table
+    from tests.helpers.training_data import make_training_table
 
     base = tmp_path / "downloaded-base"
     base.mkdir()

@@ -1,0 +1,157 @@
+"""Benchmark commands: `duckbert bench speed` and `duckbert bench quality`."""
+
+import shlex
+import sys
+
+import click
+
+from duckbert.benchmarks.quality import DEFAULT_MODES as DEFAULT_QUALITY_MODES
+from training.config import MODES
+
+
+def _command() -> str:
+    """The command line as typed, for the docs (`duckbert bench ...`)."""
+    return "duckbert " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def output_options(name: str):
+    """--out, --docs, --no-docs and --work-dir, shared by every benchmark."""
+    options = [
+        click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
+                     help=f"JSON results file [default: {name}.json in the work dir]."),
+        click.option("--docs", "docs_path", default="docs/BENCHMARKS.md", show_default=True,
+                     type=click.Path(dir_okay=False),
+                     help=f"Markdown file whose {name} block is rewritten."),
+        click.option("--no-docs", is_flag=True, help="Do not touch the docs file."),
+        click.option("--work-dir", default=None, type=click.Path(file_okay=False),
+                     help="Where the warehouse, models and logs go [default: a new temp "
+                          "dir]."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@click.group("bench")
+def bench():
+    """Measure duckbert on this machine: tables printed, JSON written, docs/BENCHMARKS.md."""
+
+
+@bench.command("speed")
+@click.option("--sessions", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Sessions in the generated warehouse (with --db: use the first N; with "
+                   "--text-tokens: how many fixed-length texts to build).")
+@click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Use this warehouse's sessions (read only; the rebuild runs on a copy) "
+                   "instead of generating one.")
+@click.option("--model", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Model artifact directory [default: the packaged all-MiniLM-L6-v2 with an "
+                   "untrained classifier head, precision check measured].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where to score (auto: CUDA when present).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]),
+              default="auto", show_default=True,
+              help="The runtime precision measured next to fp32 (auto: the runtime's choice).")
+@click.option("--sample", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Texts in the throughput comparison, spread over the sessions (0: all).")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved rounds of the throughput comparison (medians reported).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Batch size of the plain transformers forward pass.")
+@click.option("--naive-rows", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Rows for the naive row-at-a-time pipeline UDF.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch intra-op threads for every measurement [default: torch's].")
+@click.option("--text-tokens", type=click.IntRange(min=8), default=None,
+              help="Score synthetic texts of about this many tokens, recombined from real "
+                   "session events (e.g. 128 for the GPU check).")
+@click.option("--skip-rebuild", is_flag=True, help="Leave out the dbt rebuild comparison.")
+@click.option("--million", is_flag=True,
+              help="Also measure peak RSS while scoring 1,000,000 rows (tiny model, "
+                   "subprocesses).")
+@click.option("--million-rows", type=click.IntRange(min=1000), default=1_000_000,
+              show_default=True, help="Rows of the --million run.")
+@output_options("speed")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the generated warehouse and the samples.")
+def speed(sessions, db_path, model, device, precision, sample, rounds, batch_size, naive_rows,
+          threads, text_tokens, skip_rebuild, million, million_rows, out_path, docs_path,
+          no_docs, work_dir, seed):
+    """Throughput of anomaly_score in SQL against the model's own limit, and more.
+
+    rows/s and tokens/s of `select anomaly_score(session_text) from sessions` against a plain
+    batched transformers forward pass (fp32) on the same texts and model; the runtime
+    precision, dedup, cache and embedding store; a naive pipeline UDF; model FLOP
+    utilisation against the measured matmul peak; an incremental dbt rebuild after 1% new
+    sessions against a full one; with --million, peak memory over 1,000,000 rows.
+    """
+    from duckbert.benchmarks.speed import SpeedConfig, run_speed, write_json
+    from duckbert.benchmarks.speed_report import format_table, write_docs
+
+    cfg = SpeedConfig(
+        sessions=sessions, db=db_path, model=model,
+        device=None if device == "auto" else device, precision=precision, sample=sample,
+        rounds=rounds, batch_size=batch_size, naive_rows=naive_rows, threads=threads,
+        text_tokens=text_tokens, rebuild=not skip_rebuild, million=million,
+        million_rows=million_rows, out=out_path, docs=None if no_docs else docs_path,
+        work_dir=work_dir, seed=seed, command=_command(),
+    )
+    result = run_speed(cfg, log=click.echo)
+    click.echo("")
+    click.echo(format_table(result))
+    out_path = out_path or f"{result['work_dir']}/speed.json"
+    click.echo(f"\nJSON: {write_json(result, out_path)}")
+    if not no_docs:
+        click.echo(f"docs: {write_docs(result, docs_path)} (Speed section)")
+
+
+@bench.command("quality")
+@click.option("--users", type=click.IntRange(min=50), default=3000, show_default=True,
+              help="Users in the generated warehouse (about 4 sessions each).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the data, the split and every model.")
+@click.option("--difficulty", type=click.FloatRange(0, 1), default=None,
+              help="Generator difficulty [default: the generator's default].")
+@click.option("--modes", default=",".join(DEFAULT_QUALITY_MODES), show_default=True,
+              help="Comma-separated duckbert training modes to compare.")
+@click.option("--base-model", default=None,
+              help="Base BERT directory [default: the packaged all-MiniLM-L6-v2].")
+@click.option("--finetune-max-rows", type=click.IntRange(min=10), default=1500,
+              show_default=True, help="On a CPU, full/LoRA fine-tune on this many training "
+                                      "rows for one epoch (on a GPU: all rows).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where to train (auto: CUDA when present).")
+@output_options("quality")
+def quality(users, seed, difficulty, modes, base_model, finetune_max_rows, device, out_path,
+            docs_path, no_docs, work_dir):
+    """Every training mode against classic peers on one user-grouped split.
+
+    duckbert's modes (auto, LoRA, full, unsupervised) and the peers — TF-IDF + logistic
+    regression on session_text, gradient boosting and an isolation forest on session
+    aggregates — trained on the same data and scored on the same test split: PR-AUC,
+    ROC-AUC, F1 at each model's validation threshold, recall per anomaly family.
+    """
+    from duckbert.benchmarks.quality import run_quality, save
+
+    chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
+    unknown = sorted(set(chosen) - set(MODES))
+    if not chosen or unknown:
+        raise click.BadParameter(f"unknown mode(s) {unknown}; choose from "
+                                 f"{', '.join(MODES)}", param_hint="--modes")
+    results = run_quality(users=users, seed=seed, difficulty=difficulty, modes=chosen,
+                          work_dir=work_dir, finetune_max_rows=finetune_max_rows,
+                          device=None if device == "auto" else device, base_model=base_model,
+                          log=click.echo)
+    out_path = out_path or f"{results['config']['work_dir']}/quality.json"
+    text = save(results, out_path, None if no_docs else docs_path, _command())
+    click.echo("\n" + text)
+    click.echo(f"\nJSON: {out_path}")
+    if not no_docs:
+        click.echo(f"docs: {docs_path} (Quality section)")
+
+
+COMMANDS = [bench]

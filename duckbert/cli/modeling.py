@@ -1,0 +1,131 @@
+"""Model commands: train, evaluate and label (the feedback loop's write side)."""
+
+import click
+
+from duckbert.cli.common import db_option, run_clearly
+from training.config import MODES
+
+
+@click.command()
+@db_option
+@click.option("--table", default="training_sessions", show_default=True,
+              help="Labelled table to train on.")
+@click.option("--text-col", default="session_text", show_default=True,
+              help="Column with the session text.")
+@click.option("--label-col", default="is_anomaly", show_default=True,
+              help="Boolean or 0/1 label column (NULL = unlabelled).")
+@click.option("--base-model", default=None,
+              help="Pre-trained encoder: a local directory or hub name "
+                   "[default: packaged all-MiniLM-L6-v2].")
+@click.option("--mode", type=click.Choice(MODES),
+              default="auto", show_default=True,
+              help="head: frozen encoder + trained head; full/lora: fine-tune; unsupervised: "
+                   "kNN distance, no labels needed; auto: the best that fits --time-budget.")
+@click.option("--time-budget", type=click.FloatRange(min=1), default=10.0, show_default=True,
+              help="Minutes that --mode auto may plan for.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs for full/LoRA fine-tuning [default: 3].")
+@click.option("--name", default="duckbert", show_default=True,
+              help="Model name; a new version of it becomes current.")
+@click.option("--split", type=click.Choice(["user", "time"]), default="user",
+              show_default=True, help="Group splits by user, or train on past, test on future.")
+@click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Threshold policy: lowest threshold reaching this validation precision.")
+@click.option("--contamination", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Threshold policy: flag this share of sessions.")
+@click.option("--resume", is_flag=True,
+              help="Warm-start from the current model with the labels that arrived since; "
+                   "kept only if no worse on validation.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--device", default=None, help="cpu or cuda [default: best available].")
+@click.option("--models-dir", default=None, type=click.Path(file_okay=False),
+              help="Where artifacts go [default: models/ next to the warehouse].")
+@click.option("--no-peers", is_flag=True, help="Skip the TF-IDF and gradient-boosting peers.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train(db_path, table, text_col, label_col, base_model, mode, time_budget, epochs, name,
+          split, target_precision, contamination, resume, seed, device, models_dir, no_peers,
+          quiet):
+    """Fine-tune BERT on labelled sessions from the warehouse and make it current."""
+    from training.config import TrainConfig
+    from training.summary import train_summary
+    from training.trainer import train as run_training
+
+    cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
+                  label_col=label_col, base_model=base_model, mode=mode,
+                  time_budget_s=time_budget * 60, epochs=epochs, name=name, split=split,
+                  target_precision=target_precision, contamination=contamination,
+                  resume=resume, seed=seed, device=device, models_dir=models_dir,
+                  compare_peers=not no_peers, progress=not quiet)
+    result = run_clearly(lambda: run_training(cfg, log=click.echo))
+    click.echo(train_summary(result))
+
+
+@click.command()
+@db_option
+@click.option("--model", default=None,
+              help="Model name, name@version or directory [default: the current model].")
+@click.option("--table", default="training_sessions", show_default=True,
+              help="Labelled table to evaluate on.")
+@click.option("--text-col", default="session_text", show_default=True,
+              help="Column with the session text.")
+@click.option("--label-col", default="is_anomaly", show_default=True,
+              help="Boolean or 0/1 label column.")
+@click.option("--split", "split_name", type=click.Choice(["all", "val", "test"]),
+              default="all", show_default=True,
+              help="Every labelled row, or the model's own validation/test split.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(db_path, model, table, text_col, label_col, split_name, as_json):
+    """Re-evaluate a saved model on a labelled table."""
+    import json
+
+    from training.config import TrainConfig
+    from training.evaluate import evaluate_model
+    from training.summary import metrics_block
+
+    cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
+                  label_col=label_col, progress=False)
+    metrics = run_clearly(lambda: evaluate_model(cfg, model,
+                                          None if split_name == "all" else split_name))
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        click.echo("\n".join(metrics_block(metrics, f"{metrics['model']} on {table} "
+                                                    f"({metrics['rows']})")))
+
+
+@click.command()
+@db_option
+@click.argument("session_ids", nargs=-1, required=True)
+@click.option("--anomaly/--normal", "is_anomaly", required=True,
+              help="The analyst's verdict for these sessions.")
+@click.option("--note", default=None, help="Free text kept with the label.")
+@click.option("--family", default=None, help="Anomaly family, e.g. card_testing.")
+@click.option("--source", default="analyst", show_default=True,
+              help="Who labelled (label_source).")
+def label(db_path, session_ids, is_anomaly, note, family, source):
+    """Record a verdict on flagged sessions; `train --resume` learns from it."""
+    from duckbert.labels import add_labels
+    from udf.connect import connect_warehouse
+
+    def write():
+        con = connect_warehouse(db_path, must_exist=True)
+        try:
+            return add_labels(con, list(session_ids), is_anomaly, note=note, family=family,
+                              source=source)
+        finally:
+            con.close()
+
+    n = run_clearly(write)
+    verdict = "anomalous" if is_anomaly else "normal"
+    click.echo(f"labelled {n} session(s) {verdict}. Next: duckbert build --db {db_path} && "
+               f"duckbert train --db {db_path} --resume && duckbert build --db {db_path}")
+
+
+def _config(cls, **kwargs):
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+COMMANDS = [train, evaluate, label]

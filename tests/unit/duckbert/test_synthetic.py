@@ -1,0 +1,274 @@
+"""The synthetic data generator: determinism, raw contract, anomalies, dirt and the CLI."""
+
+import csv
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from duckbert.cli import main
+from duckbert.synthetic import DEFAULT_DIFFICULTY, FAMILY_NAMES, generate
+from duckbert.synthetic.output import write_files
+
+USERS = 300
+SEED = 7
+EVENT_TYPES = {"view", "click", "cart", "remove_from_cart", "purchase"}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def parse_time(text):
+    try:
+        return datetime.strptime(text, TIME_FORMAT)
+    except ValueError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    summary = generate(out, users=USERS, seed=SEED)
+    return {
+        "dir": out,
+        "summary": summary,
+        "events": read(out / "events.csv"),
+        "reviews": read(out / "reviews.csv"),
+        "labels": read(out / "labels.csv"),
+    }
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path, dataset):
+    generate(tmp_path, users=USERS, seed=SEED)
+    for name in ("events.csv", "reviews.csv", "labels.csv"):
+        assert (tmp_path / name).read_bytes() == (dataset["dir"] / name).read_bytes(), name
+
+
+def test_different_seeds_differ(tmp_path, dataset):
+    generate(tmp_path, users=USERS, seed=SEED + 1)
+    for name in ("events.csv", "reviews.csv", "labels.csv"):
+        assert (tmp_path / name).read_bytes() != (dataset["dir"] / name).read_bytes(), name
+
+
+def test_raw_contract_columns(dataset):
+    out = dataset["dir"]
+    header = {name: (out / name).read_text().splitlines()[0] for name in
+              ("events.csv", "reviews.csv", "labels.csv")}
+    assert header["events.csv"] == ("event_time,event_type,product_id,category_id,"
+                                    "category_code,brand,price,user_id,user_session")
+    assert header["reviews.csv"] == ("review_id,user_id,product_id,rating,review_text,"
+                                     "created_at,user_session")
+    assert header["labels.csv"] == ("user_session,is_anomaly,label_source,labelled_at,"
+                                    "anomaly_family,anomaly_variant")
+    codes = {e["category_code"] for e in dataset["events"] if e["category_code"]}
+    assert all("." in code for code in codes)
+    assert "electronics.smartphone" in codes
+
+
+def test_summary_counts_match_files(dataset):
+    s = dataset["summary"]
+    assert s["users"] == USERS
+    assert s["events"] == len(dataset["events"])
+    assert s["reviews"] == len(dataset["reviews"])
+    assert s["sessions"] == len(dataset["labels"])
+    assert s["difficulty"] == DEFAULT_DIFFICULTY
+
+
+def test_every_family_and_both_variants_present(dataset):
+    summary = dataset["summary"]["anomalies"]
+    assert len(FAMILY_NAMES) >= 6
+    assert set(summary) == set(FAMILY_NAMES)
+    seen = Counter((r["anomaly_family"], r["anomaly_variant"]) for r in dataset["labels"])
+    for family in FAMILY_NAMES:
+        for variant in ("blatant", "subtle"):
+            assert summary[family][variant] > 0, (family, variant)
+            assert seen[(family, variant)] == summary[family][variant]
+
+
+def test_anomaly_rate_is_rare(dataset):
+    summary = dataset["summary"]
+    assert 0.04 <= summary["anomaly_rate"] <= 0.09
+    truth = sum(1 for r in dataset["labels"] if r["anomaly_family"])
+    assert truth == summary["anomalous_sessions"]
+
+
+def test_labels_cover_every_session(dataset):
+    labels = dataset["labels"]
+    sessions = {e["user_session"] for e in dataset["events"]}
+    labelled = [r["user_session"] for r in labels]
+    assert len(labelled) == len(set(labelled))
+    assert set(labelled) == sessions
+    for r in labels:
+        assert r["is_anomaly"] in ("true", "false")
+        assert r["label_source"] == "synthetic"
+        assert parse_time(r["labelled_at"]) is not None
+        assert bool(r["anomaly_family"]) == bool(r["anomaly_variant"])
+    # No label noise at the default difficulty: the label is the ground truth.
+    assert all((r["is_anomaly"] == "true") == bool(r["anomaly_family"]) for r in labels)
+
+
+def test_time_span_and_session_gaps(dataset):
+    by_session = defaultdict(list)
+    for e in dataset["events"]:
+        t = parse_time(e["event_time"])
+        if t is not None:
+            by_session[e["user_session"]].append(t)
+    times = [t for ts in by_session.values() for t in ts]
+    assert min(times) >= datetime(2026, 10, 1)
+    assert max(times) - min(times) >= timedelta(days=25)
+    assert max(times) < datetime(2026, 11, 3)
+    days = Counter(t.date() for t in times)
+    assert len(days) >= 28
+    # Within a session no gap reaches 30 minutes, so gap-based sessionization agrees.
+    for ts in by_session.values():
+        ts.sort()
+        assert all(b - a < timedelta(minutes=30) for a, b in zip(ts, ts[1:], strict=False))
+
+
+def test_sessions_of_a_user_never_overlap(dataset):
+    spans = defaultdict(lambda: [None, None, None])
+    for e in dataset["events"]:
+        t = parse_time(e["event_time"])
+        if t is None or not e["user_id"]:
+            continue
+        span = spans[e["user_session"]]
+        span[0] = t if span[0] is None else min(span[0], t)
+        span[1] = t if span[1] is None else max(span[1], t)
+        span[2] = e["user_id"]
+    per_user = defaultdict(list)
+    for start, end, user in spans.values():
+        per_user[user].append((start, end))
+    for user_spans in per_user.values():
+        user_spans.sort()
+        for (_, end), (start, _) in zip(user_spans, user_spans[1:], strict=False):
+            assert start - end >= timedelta(minutes=30)
+
+
+def test_reviews_with_null_session_fall_inside_a_session_of_their_user(dataset):
+    reviews = [r for r in dataset["reviews"] if parse_time(r["created_at"])]
+    unlinked = [r for r in reviews if not r["user_session"]]
+    assert 0.2 <= len(unlinked) / len(reviews) <= 0.5
+    assert dataset["summary"]["reviews_without_session"] == len(unlinked)
+    sessions_of = defaultdict(set)
+    bounds = {}
+    for e in dataset["events"]:
+        t = parse_time(e["event_time"])
+        if t is None or not e["user_id"]:
+            continue
+        lo, hi = bounds.get(e["user_session"], (t, t))
+        bounds[e["user_session"]] = (min(lo, t), max(hi, t))
+        sessions_of[e["user_id"]].add(e["user_session"])
+    for r in unlinked:
+        created = parse_time(r["created_at"])
+        assert any(bounds[s][0] <= created <= bounds[s][1] for s in sessions_of[r["user_id"]]), r
+
+
+def test_ratings_and_texts(dataset):
+    ratings = Counter(r["rating"] for r in dataset["reviews"])
+    assert {"1", "2", "3", "4", "5"} <= set(ratings)
+    texts = [r["review_text"] for r in dataset["reviews"] if r["review_text"]]
+    assert len(set(texts)) > len(texts) * 0.5
+
+
+def test_dirt_present_and_counted(dataset):
+    dirt = dataset["summary"]["dirt"]
+    events = dataset["events"]
+    n = len(events)
+    for kind, count in dirt.items():
+        assert count > 0, kind
+    types = Counter(e["event_type"] for e in events)
+    assert types["addtocart"] + types["transaction"] >= dirt["synonym_event_type"]
+    odd_case = sum(c for t, c in types.items() if t.lower() in EVENT_TYPES and t not in
+                   EVENT_TYPES)
+    assert odd_case >= dirt["mixed_case_event_type"]
+    assert sum(1 for e in events if not e["user_id"]) >= dirt["empty_user_id"]
+    assert sum(1 for e in events if float(e["price"]) < 0) >= dirt["negative_price"]
+    assert sum(1 for e in events if parse_time(e["event_time"]) is None) >= dirt["bad_event_time"]
+    lines = Counter(tuple(e.values()) for e in events)
+    assert sum(c - 1 for c in lines.values()) >= dirt["duplicate_rows"]
+    for kind, count in dirt.items():
+        if kind != "empty_review_text" and kind != "rating_out_of_range":
+            assert count <= 0.01 * n, kind
+    reviews = dataset["reviews"]
+    assert sum(1 for r in reviews if not r["review_text"]) == dirt["empty_review_text"]
+    assert sum(1 for r in reviews if r["rating"] in ("0", "6")) == dirt["rating_out_of_range"]
+    empties = dataset["summary"]["realistic_empties"]
+    assert 0.05 * n <= empties["empty_brand"] <= 0.2 * n
+    assert 0.08 * n <= empties["empty_category_code"] <= 0.25 * n
+
+
+def test_difficulty_raises_the_subtle_share(tmp_path):
+    easy = generate(tmp_path / "easy", users=USERS, seed=SEED, difficulty=0.0)
+    hard = generate(tmp_path / "hard", users=USERS, seed=SEED, difficulty=1.0)
+
+    def subtle(summary):
+        counts = summary["anomalies"].values()
+        return sum(c["subtle"] for c in counts) / sum(c["subtle"] + c["blatant"] for c in counts)
+
+    assert subtle(easy) < 0.3 < 0.7 < subtle(hard)
+
+
+def test_bad_arguments_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="users"):
+        generate(tmp_path, users=0)
+    with pytest.raises(ValueError, match="difficulty"):
+        generate(tmp_path, users=10, difficulty=1.5)
+    assert not list(tmp_path.iterdir())
+
+
+def test_tiny_population_still_writes_the_contract(tmp_path):
+    summary = generate(tmp_path, users=1, seed=3)
+    assert summary["users"] == 1
+    assert summary["anomalous_sessions"] == 0
+    assert len(read(tmp_path / "labels.csv")) == summary["sessions"] >= 1
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path):
+    (tmp_path / "events.csv").write_text("old\n")
+
+    def broken():
+        yield "event_time,event_type\n"
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_files(tmp_path, {"labels.csv": ["a\n"], "events.csv": broken()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]
+    assert (tmp_path / "events.csv").read_text() == "old\n"
+
+
+def test_cli_generate(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["generate", "--out", str(tmp_path), "--users", "60",
+                                  "--seed", "2", "--difficulty", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "anomalous sessions" in result.output
+    assert "dirt:" in result.output
+    assert {p.name for p in tmp_path.iterdir()} == {"events.csv", "reviews.csv", "labels.csv"}
+    assert len(result.output.splitlines()) < 25
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--users", "0"], "--users"),
+    (["--difficulty", "1.5"], "--difficulty"),
+    (["--users", "many"], "--users"),
+])
+def test_cli_rejects_bad_arguments(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["generate", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_requires_out():
+    result = CliRunner().invoke(main, ["generate"])
+    assert result.exit_code == 2
+    assert "--out" in result.output
+
+
+def test_cli_help_lists_generate():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "generate" in result.output

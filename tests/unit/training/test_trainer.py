@@ -1,0 +1,191 @@
+"""Training runs on a tiny random BERT: checks, head mode, artifacts, resume, evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+from tests.helpers.training_data import make_training_table
+from training.config import TrainConfig
+from training.labelled import TrainingDataError
+from training.trainer import train
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return make_training_table(tmp_path / "w.duckdb")
+
+
+def config(db, tiny_bert, **kwargs):
+    defaults = dict(db_path=db, base_model=str(tiny_bert), mode="head", progress=False,
+                    compare_peers=False)
+    defaults.update(kwargs)
+    return TrainConfig(**defaults)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"table": "nope"}, "does not exist"),
+    ({"text_col": "missing_col"}, "missing_col"),
+    ({"label_col": "n_events"}, "boolean, 0/1"),
+])
+def test_clear_errors_for_bad_tables(warehouse, tiny_bert, change, message):
+    with pytest.raises(TrainingDataError, match=message):
+        train(config(warehouse, tiny_bert, **change), log=quiet)
+
+
+def test_one_class_and_too_few_rows_are_refused(tmp_path, tiny_bert):
+    db = make_training_table(tmp_path / "one.duckdb", users=40, anomaly_rate=0.0)
+    with pytest.raises(TrainingDataError, match="only normal labels"):
+        train(config(db, tiny_bert), log=quiet)
+    db = make_training_table(tmp_path / "few.duckdb", users=12, anomaly_rate=0.2)
+    with pytest.raises(TrainingDataError, match="too few labelled rows"):
+        train(config(db, tiny_bert), log=quiet)
+
+
+def test_missing_base_model_says_where_it_looked(warehouse, tmp_path):
+    from udf.base_models import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        train(config(warehouse, tmp_path / "no-such-model"), log=quiet)
+
+
+def test_head_training_writes_an_artifact_the_udf_scores_identically(warehouse, tiny_bert):
+    import udf
+    from udf.artifact import read_meta
+    from udf.scorer import get_scorer
+
+    result = train(config(warehouse, tiny_bert, compare_peers=True), log=quiet)
+    assert result.kept and result.mode == "head"
+    assert result.test["pr_auc"] > 0.5
+    assert set(result.peers) == {"tfidf_logreg", "gbm_aggregates", "isolation_forest_aggregates"}
+    for peer in result.peers.values():  # each peer: full metrics at its own val threshold
+        assert {"pr_auc", "roc_auc", "f1", "per_family"} <= set(peer)
+    meta = read_meta(result.path)
+    assert meta["threshold"] == pytest.approx(result.threshold)
+    assert meta["metrics"]["test"]["confusion_matrix"]
+    assert meta["text_format"] == "st1"
+    assert {"int8", "bf16"} <= set(meta["precision_check"])
+    con = duckdb.connect(warehouse)
+    try:
+        row = con.execute("select version, is_current, threshold, metrics from duckbert_models "
+                          "where is_current").fetchall()
+        assert row[0][0] == result.version and row[0][1]
+        assert json.loads(row[0][3])["test"]["pr_auc"] == result.test["pr_auc"]
+        udf.register(con)
+        texts = [r[0] for r in con.execute(
+            "select session_text from training_sessions order by session_id limit 50"
+        ).fetchall()]
+        sql = [r[0] for r in con.execute(
+            "select anomaly_score(session_text) from training_sessions order by session_id "
+            "limit 50").fetchall()]
+    finally:
+        con.close()
+    direct = get_scorer(result.path, precision="fp32").score(texts)
+    assert np.allclose(sql, direct, atol=0.01)
+
+
+def test_seed_makes_runs_repeatable(warehouse, tiny_bert, tmp_path):
+    first = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "a")), log=quiet)
+    second = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "b")), log=quiet)
+    assert first.test["pr_auc"] == second.test["pr_auc"]
+    assert first.threshold == pytest.approx(second.threshold)
+
+
+def test_the_tables_physical_row_order_does_not_change_a_seeded_run(warehouse, tiny_bert,
+                                                                     tmp_path):
+    shuffled = str(tmp_path / "shuffled.duckdb")
+    con = duckdb.connect(shuffled)
+    con.execute(f"attach '{warehouse}' as src (read_only)")
+    con.execute("create table training_sessions as "
+                "select * from src.training_sessions order by md5(session_id) desc")
+    con.close()
+    first = train(config(warehouse, tiny_bert, models_dir=str(tmp_path / "a")), log=quiet)
+    second = train(config(shuffled, tiny_bert, models_dir=str(tmp_path / "b")), log=quiet)
+    assert first.test == second.test
+    assert first.threshold == second.threshold
+
+
+def test_resume_needs_new_labels_and_keeps_only_a_no_worse_model(warehouse, tiny_bert):
+    first = train(config(warehouse, tiny_bert), log=quiet)
+    nothing = train(config(warehouse, tiny_bert, resume=True), log=quiet)
+    assert not nothing.retrained and "no labels arrived" in nothing.note
+    con = duckdb.connect(warehouse)
+    con.execute("update training_sessions set labelled_at = now()::timestamp, "
+                "is_anomaly = true where session_id in ('s1-0', 's2-1', 's3-2')")
+    con.close()
+    resumed = train(config(warehouse, tiny_bert, resume=True), log=quiet)
+    assert resumed.retrained and resumed.version != first.version
+    con = duckdb.connect(warehouse, read_only=True)
+    rows = dict(con.execute("select version, status from duckbert_models").fetchall())
+    con.close()
+    assert rows[resumed.version] == ("current" if resumed.kept else "rejected")
+    assert rows[first.version] == ("superseded" if resumed.kept else "current")
+
+
+def test_unsupervised_without_any_labels_scores_in_unit_interval(tmp_path, tiny_bert):
+    import udf
+
+    db = make_training_table(tmp_path / "u.duckdb", users=60)
+    con = duckdb.connect(db)
+    con.execute("update training_sessions set is_anomaly = null")
+    con.close()
+    result = train(config(db, tiny_bert, mode="unsupervised"), log=quiet)
+    assert result.mode == "unsupervised" and "contamination" in result.threshold_policy
+    con = duckdb.connect(db)
+    try:
+        udf.register(con)
+        lo, hi, flagged = con.execute(
+            "select min(anomaly_score(session_text)), max(anomaly_score(session_text)), "
+            "avg(anomaly_flag(session_text)::int) from training_sessions").fetchall()[0]
+    finally:
+        con.close()
+    assert 0 <= lo <= hi <= 1
+    assert 0.0 < flagged < 0.25
+
+
+def test_evaluate_reproduces_the_test_metrics(warehouse, tiny_bert):
+    from training.evaluate import evaluate_model
+
+    result = train(config(warehouse, tiny_bert), log=quiet)
+    metrics = evaluate_model(config(warehouse, tiny_bert), None, split="test")
+    assert metrics["pr_auc"] == pytest.approx(result.test["pr_auc"], abs=0.02)
+    assert metrics["n"] == result.test["n"]
+
+
+def test_a_failed_run_leaves_the_previous_model_current(warehouse, tiny_bert, monkeypatch):
+    import udf.artifact
+
+    first = train(config(warehouse, tiny_bert), log=quiet)
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(udf.artifact, "save_model", broken_save)
+    with pytest.raises(OSError):
+        train(config(warehouse, tiny_bert), log=quiet)
+    con = duckdb.connect(warehouse, read_only=True)
+    current = con.execute("select version from duckbert_models where is_current").fetchall()
+    con.close()
+    assert current == [(first.version,)]
+
+
+def test_scorer_reuses_training_embeddings_bit_for_bit(warehouse, tiny_bert):
+    from udf.scorer import Scorer
+
+    result = train(config(warehouse, tiny_bert), log=quiet)
+    con = duckdb.connect(warehouse, read_only=True)
+    texts = [r[0] for r in con.execute("select session_text from training_sessions").fetchall()]
+    con.close()
+    texts.append("view phone samsung p1 3s | never seen in training")
+    stored = Scorer(result.path, precision="fp32", cache_size=0)
+    fresh = Scorer(result.path, precision="fp32", cache_size=0, use_store=False)
+    assert stored.score(texts) == fresh.score(texts)
+    assert stored.store_hits == len(set(texts)) - 1
+    assert stored.forward_rows == 1

@@ -1,0 +1,28 @@
+"""What a training run produced (returned by training.trainer.train)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainResult:
+    """What a run produced; `kept` is False when --resume found the new model worse."""
+
+    name: str
+    version: str
+    path: str | None
+    mode: str
+    kept: bool
+    threshold: float
+    threshold_policy: str
+    test: dict
+    validation: dict
+    peers: dict = field(default_factory=dict)
+    plan: str = ""
+    seconds: float = 0.0
+    n_labelled: int = 0
+    split_sizes: dict = field(default_factory=dict)
+    note: str = ""
+    retrained: bool = True
+    timings: dict = field(default_factory=dict)
