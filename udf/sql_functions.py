@@ -12,6 +12,8 @@ SQL surface:
   anomaly_threshold() -> DOUBLE                   that threshold
   anomaly_model() -> VARCHAR                      JSON: name, version, base model, mode, ...
   anomaly_explain(session_text) -> VARCHAR        JSON: the events that drove the score
+  anomaly_reasons(explanation, items) -> VARCHAR  that JSON with reasons in plain words, told
+                                                  from the session's rows (udf/reasons.py)
 """
 
 from __future__ import annotations
@@ -108,6 +110,16 @@ def _instance_id(con) -> str | None:
     return con.execute(f"select {INSTANCE_FN}()").fetchall()[0][0]
 
 
+def _register_reasons(con) -> None:
+    """anomaly_reasons: needs no model, only the explanation and the session's rows."""
+    from duckdb.sqltypes import VARCHAR
+
+    from udf.reasons import with_reasons_json
+
+    con.create_function("anomaly_reasons", with_reasons_json, [VARCHAR, VARCHAR], VARCHAR,
+                        null_handling="special")
+
+
 def create_macros(con) -> None:
     """Per-connection macros: the two forms of anomaly_score (safe to call repeatedly)."""
     con.execute(
@@ -149,5 +161,6 @@ def register(con, model: str | None = None) -> Binding:
             con.create_function("anomaly_threshold", threshold, [], DOUBLE)
             con.create_function("anomaly_model", model_info, [], VARCHAR)
             con.create_function(INSTANCE_FN, instance_fn, [], VARCHAR)
+            _register_reasons(con)
     create_macros(con)
     return binding

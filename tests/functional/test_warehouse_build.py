@@ -241,8 +241,9 @@ def test_flagged_marts_agree_with_the_threshold(scored, tiny_model):
     for _, mart_threshold, explanation, top_reasons in flagged:
         assert mart_threshold == threshold
         tops = json.loads(explanation)["top_events"]
+        assert all(t["reason"] for t in tops), "every top event is told in plain words"
         assert top_reasons == "; ".join(
-            f"{t['event']} (+{t['delta']:.3f})"
+            f"{t['reason']} (+{t['delta']:.3f})"
             for t in sorted(tops, key=lambda t: (-t["delta"], t["position"]))
         )
     users = scored.q("select user_id, sessions_flagged, sessions_total from flagged_users")

@@ -103,6 +103,7 @@ middles as (
 
     select
         session_id,
+        min(first_seq) as first_seq,
         sum(n_items) as n_items,
         {% for column, word in item_count_words('m_') -%}
         sum({{ column }}) as {{ column }},
@@ -119,6 +120,7 @@ pieces as (
     select
         session_id,
         cast(seg_no as double) as piece_position,
+        first_seq,
         segment_text as piece
     from placed
     where is_kept
@@ -128,6 +130,7 @@ pieces as (
     select
         session_id,
         {{ head }} + 0.5 as piece_position,
+        first_seq,
         {{ middle_summary('n_items', 'span_seconds') }} as piece
     from middles
 
@@ -138,6 +141,9 @@ bodies as (
     select
         session_id,
         string_agg(piece, ' | ' order by piece_position) as body_text,
+        -- the link from a text segment to its items: segment k (after the header) starts
+        -- at item_seq segment_starts[k] and runs to the next one's start
+        list(first_seq order by piece_position) as segment_starts,
         count(*) as n_segments
     from pieces
     group by session_id
@@ -150,6 +156,7 @@ final as (
         stats.session_id,
         concat_ws(' | ', stats.header_text, bodies.body_text) as session_text,
         coalesce(bodies.n_segments, 0) + 1 as n_text_segments,
+        coalesce(bodies.segment_starts, []) as segment_starts,
         cast(coalesce(middles.n_items, 0) as bigint) as n_summarized_items
     from stats
     left join bodies on stats.session_id = bodies.session_id

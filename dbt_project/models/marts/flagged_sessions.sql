@@ -14,6 +14,12 @@ sessions as (
 
 ),
 
+timeline as (
+
+    select * from {{ ref('int_session_timeline') }}
+
+),
+
 model as (
 
     select
@@ -50,13 +56,38 @@ flagged as (
 
 ),
 
+reason_items as (
+
+    -- the events and reviews of each flagged session, which the reasons are told from
+    select
+        timeline.session_id,
+        {{ reason_items_json('timeline') }} as items
+    from timeline
+    inner join flagged on timeline.session_id = flagged.session_id
+    group by timeline.session_id
+
+),
+
+explained as (
+
+    -- anomaly_explain's JSON with a reason in plain words on each top event
+    select
+        flagged.session_id,
+        {{ duckbert_reasons('flagged.explanation', 'reason_items.items', model_ready) }}
+            as explanation
+    from flagged
+    -- read by duckbert_reasons, which has nothing to read while there is no model
+    left join reason_items on flagged.session_id = reason_items.session_id  -- noqa: ST11
+
+),
+
 reasons as (
 
-    -- the events whose occlusion lowered the score most, from anomaly_explain's JSON
+    -- the events whose occlusion lowered the score most
     select
         session_id,
         unnest(json_extract(explanation, '$.top_events[*]')) as top_event
-    from flagged
+    from explained
 
 ),
 
@@ -65,7 +96,7 @@ reason_texts as (
     select
         session_id,
         string_agg(
-            json_extract_string(top_event, '$.event')
+            coalesce(json_extract_string(top_event, '$.reason'), json_extract_string(top_event, '$.event'))
             || ' (+' || printf('%.3f', cast(json_extract(top_event, '$.delta') as double)) || ')',
             '; '
             order by
@@ -93,9 +124,10 @@ final as (
         flagged.model_version,
         flagged.scored_at,
         coalesce(reason_texts.top_reasons, '') as top_reasons,
-        flagged.explanation,
+        explained.explanation,
         flagged.session_text
     from flagged
+    left join explained on flagged.session_id = explained.session_id
     left join reason_texts on flagged.session_id = reason_texts.session_id
 
 )

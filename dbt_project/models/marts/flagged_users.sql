@@ -22,13 +22,24 @@ session_counts as (
 
 ),
 
-reasons as (
+top_events as (
 
     select
         user_id,
-        json_extract_string(unnest(json_extract(explanation, '$.top_events[*]')), '$.event')
-            as reason
+        unnest(json_extract(explanation, '$.top_events[*]')) as top_event
     from flagged
+
+),
+
+reasons as (
+
+    -- the reason in plain words, or the segment text where the rows to tell it were missing
+    select
+        user_id,
+        coalesce(
+            json_extract_string(top_event, '$.reason'), json_extract_string(top_event, '$.event')
+        ) as reason
+    from top_events
 
 ),
 
