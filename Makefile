@@ -28,7 +28,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check udf training duckbert tests bench
 	$(BIN)/lint-imports
-	$(BIN)/sqlfluff lint dbt_project/models macros
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile

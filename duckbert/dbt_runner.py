@@ -3,7 +3,8 @@
 dbt runs as a subprocess of this same Python (its `dbt.cli.main.cli` entry point), so it sees
 the same installed dbt-duckdb and udf plugin, and a crash in it cannot take the caller down.
 Its output is streamed line by line; the exit status is dbt's. Used by `duckbert build` and the
-demo.
+demo; `project` / `profiles` run another dbt project instead (one that installs duckbert as a
+package, as the functional tests of that path do).
 """
 
 from __future__ import annotations
@@ -72,10 +73,13 @@ def dbt_command(
     log_path: str | os.PathLike | None = None,
     extra_args: Iterable[str] = (),
     colors: bool = True,
+    project: str | os.PathLike | None = None,
+    profiles: str | os.PathLike | None = None,
 ) -> list[str]:
-    """The argv of a dbt command on duckbert's project and profiles."""
+    """The argv of a dbt command on duckbert's project and profiles (or `project`, `profiles`)."""
     argv = [sys.executable, "-c", _DBT_ENTRY, command,
-            "--project-dir", str(project_dir()), "--profiles-dir", str(profiles_dir())]
+            "--project-dir", str(project or project_dir()),
+            "--profiles-dir", str(profiles or profiles_dir())]
     if not colors:
         argv.append("--no-use-colors")
     for name, values in (("--select", select), ("--exclude", exclude)):
@@ -106,7 +110,8 @@ def run_dbt(
     """Run `dbt <command>` on the warehouse `db_path`, streaming its output to `out`.
 
     `options` are those of dbt_command (select, exclude, threads, vars, full_refresh,
-    target_path, log_path, extra_args, colors: by default only when `out` is a terminal);
+    target_path, log_path, extra_args, project, profiles, colors: by default only when `out`
+    is a terminal);
     `env` adds environment variables (e.g. DUCKBERT_MODEL). A held lock on the warehouse is
     explained after dbt's own message.
     """
@@ -120,7 +125,7 @@ def run_dbt(
     locked = False
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env,
-        cwd=str(project_dir()), bufsize=1,
+        cwd=str(options.get("project") or project_dir()), bufsize=1,
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
