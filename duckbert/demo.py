@@ -100,6 +100,10 @@ def run_demo(db_path: str, users: int = DEFAULT_USERS, seed: int = 0, retrain: b
     _stage(echo, 6, "results")
     flagged = _show_results(str(db), echo)
     echo(f"\ndemo finished in {time.monotonic() - total:.0f}s; dbt log: {log_path}")
+    echo(f"\nReview the flagged sessions: duckbert review --db {db_path}\n"
+         "  then open the address it prints (http://127.0.0.1:8765/ unless that port is "
+         "taken);\n  keys a / n / s label anomaly / normal / skip, then: "
+         f"duckbert train --db {db_path} --resume")
     return {"test": result, "flagged_users": flagged}
 
 

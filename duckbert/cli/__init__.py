@@ -13,6 +13,7 @@ from duckbert import __version__
 # One module per family of commands; each exposes COMMANDS, a list of click commands.
 COMMAND_MODULES = (
     "generate", "warehouse", "query", "shell", "modeling", "product", "distributed", "bench",
+    "review",
 )
 
 

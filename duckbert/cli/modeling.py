@@ -56,7 +56,13 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
                   target_precision=target_precision, contamination=contamination,
                   resume=resume, seed=seed, device=device, models_dir=models_dir,
                   compare_peers=not no_peers, progress=not quiet)
-    result = run_clearly(lambda: run_training(cfg, log=click.echo))
+    from duckbert.label_queue import refresh_training_labels
+    from duckbert.writer_lock import writer_turn
+
+    with writer_turn(db_path):  # the review queue waits for the run (docs/BI.md)
+        if table == "training_sessions":  # labels made since the last build count too
+            run_clearly(lambda: refresh_training_labels(db_path, click.echo))
+        result = run_clearly(lambda: run_training(cfg, log=click.echo))
     click.echo(train_summary(result))
 
 
@@ -105,15 +111,17 @@ def evaluate(db_path, model, table, text_col, label_col, split_name, as_json):
 def label(db_path, session_ids, is_anomaly, note, family, source):
     """Record a verdict on flagged sessions; `train --resume` learns from it."""
     from duckbert.labels import add_labels
+    from duckbert.writer_lock import writer_turn
     from udf.connect import connect_warehouse
 
     def write():
-        con = connect_warehouse(db_path, must_exist=True)
-        try:
-            return add_labels(con, list(session_ids), is_anomaly, note=note, family=family,
-                              source=source)
-        finally:
-            con.close()
+        with writer_turn(db_path):
+            con = connect_warehouse(db_path, must_exist=True)
+            try:
+                return add_labels(con, list(session_ids), is_anomaly, note=note,
+                                  family=family, source=source)
+            finally:
+                con.close()
 
     n = run_clearly(write)
     verdict = "anomalous" if is_anomaly else "normal"

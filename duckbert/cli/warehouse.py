@@ -62,11 +62,15 @@ def build_command(db_path, select, exclude, threads, dbt_vars, full_refresh):
     can be overridden with DUCKBERT_PROJECT_DIR. Exits with dbt's status.
     """
     from duckbert.dbt_runner import dbt_build
+    from duckbert.label_queue import pick_up
+    from duckbert.writer_lock import writer_turn
 
-    _check_loaded(db_path)
-    with clear_errors():
-        result = dbt_build(db_path, select=select, exclude=exclude, threads=threads,
-                           vars=dbt_vars, full_refresh=full_refresh)
+    with writer_turn(db_path):  # the review queue waits for the build (docs/BI.md)
+        _check_loaded(db_path)
+        with clear_errors():
+            pick_up(db_path, click.echo)  # labels queued by `duckbert review`
+            result = dbt_build(db_path, select=select, exclude=exclude, threads=threads,
+                               vars=dbt_vars, full_refresh=full_refresh)
     if not result.ok:  # dbt's status; 128 + N when a signal N killed it, as shells report
         sys.exit(result.returncode if result.returncode > 0 else 128 - result.returncode)
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from duckbert.cli import main
 from duckbert.report.charts import ACCENT, BAR, nice_ticks
 from duckbert.report.queries import patterns
 from tests.helpers.bi_warehouse import base_warehouse
+from tests.helpers.png import png_pixels
 
 pytestmark = pytest.mark.slow
 
@@ -82,55 +81,6 @@ def test_the_report_needs_no_network(report):
     assert not re.search(r"\bhref\s*=", html, re.I)
 
 
-def _png_pixels(path: Path) -> np.ndarray:
-    """Decode an 8-bit RGB/RGBA, non-interlaced PNG (what Chromium writes) to an array."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, [], None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", chunk)
-        elif kind == b"IDAT":
-            idat.append(chunk)
-    width, height, depth, color, _, _, interlace = header
-    assert depth == 8 and color in (2, 6) and interlace == 0, header
-    bpp = 3 if color == 2 else 4
-    stride = width * bpp
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
-    raw = raw.reshape(height, stride + 1)
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.uint8)
-    for y in range(height):
-        kind, line = raw[y, 0], raw[y, 1:]
-        if kind == 0:
-            row = line.copy()
-        elif kind == 1:  # Sub: a running sum per channel, modulo 256
-            row = np.cumsum(line.reshape(width, bpp), axis=0, dtype=np.uint8).reshape(-1)
-        elif kind == 2:
-            row = line + prev
-        else:  # Average and Paeth depend on the byte just decoded: one byte at a time
-            row = bytearray(line.tobytes())
-            up = prev.tobytes()
-            for x in range(stride):
-                a = row[x - bpp] if x >= bpp else 0
-                b = up[x]
-                if kind == 3:
-                    row[x] = (row[x] + ((a + b) >> 1)) & 0xFF
-                else:
-                    c = up[x - bpp] if x >= bpp else 0
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                    row[x] = (row[x] + pred) & 0xFF
-            row = np.frombuffer(bytes(row), dtype=np.uint8)
-        out[y] = row
-        prev = row
-    return out.reshape(height, width, bpp)[:, :, :3]
-
-
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
 
@@ -146,7 +96,7 @@ def test_headless_chromium_renders_the_charts(report, tmp_path):
          f"--screenshot={png}", "--window-size=1280,2200", report[0].resolve().as_uri()],
         capture_output=True, text=True, timeout=120)
     assert png.exists() and png.stat().st_size > 10_000, proc.stderr[-2000:]
-    pixels = _png_pixels(png)
+    pixels = png_pixels(png.read_bytes())
     assert pixels.shape == (2200, 1280, 3)
     colours = np.unique(pixels.reshape(-1, 3), axis=0)
     assert len(colours) > 200, f"only {len(colours)} colours: a blank or broken page"
