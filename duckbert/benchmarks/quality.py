@@ -1,168 +1,248 @@
-"""`duckbert bench quality`: every training mode and the classic peers, one split, one run.
+"""`duckbert bench quality`: duckbert against classic peers where BERT should help, and
+where it may not.
 
-Generates the synthetic warehouse (default difficulty), builds it with dbt, then trains each
-mode on the same user-grouped split (the split is a function of the seed and the users) and
-reads the peers — TF-IDF + logistic regression on session_text, gradient boosting and an
-isolation forest on the session aggregates — from the same run. Fine-tuning on a CPU sees a
-sample of the training rows (`finetune_max_rows`) for one epoch; on a GPU all rows, 3 epochs.
+Rows (each on its own test users, every contender on the same split):
+
+- a  the default generator;
+- b  a learning curve: a share of the training pool's users labelled (2% ... 100%);
+- c  catalogue shift: test users shop categories, brands and products no training session
+     has (the generator's shifted catalogue);
+- d  one abuse family held out of training (its sessions in the test set only).
+
+Contenders: duckbert as `duckbert train` ships it (mode auto), the seed document's recipe,
+optional other modes, TF-IDF + logistic regression on the same session text and gradient
+boosting on the session aggregates. PR-AUC with a 95% bootstrap interval over test users,
+and the paired interval of duckbert minus the best peer (duckbert/benchmarks/quality_stats.py).
+
+Models trained on the same warehouse share one embedding store, and `--work-dir` with
+`reuse` keeps warehouses and stores between runs, so a rerun encodes nothing it has seen.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from udf.base_models import DEFAULT_BASE_MODEL
-
-DEFAULT_MODES = ("auto", "lora", "full", "unsupervised")
-REVIEW_FAMILIES = ("fake_review", "brushing")
-
-
-def _row(result, per_thousand_rows: int) -> dict:
-    test = result.test
-    families = test.get("per_family", {})
-    out = {
-        "pr_auc": test.get("pr_auc"), "roc_auc": test.get("roc_auc"),
-        "f1": test.get("f1"), "precision": test.get("precision"), "recall": test.get("recall"),
-        "recall_per_family": {k: v["recall"] for k, v in families.items()},
-        "pr_auc_per_family": {k: v["pr_auc"] for k, v in families.items()},
-        "trained_as": result.mode, "plan": result.plan, "timings": result.timings,
-        "seconds_per_1000": round(1000 * result.seconds / max(per_thousand_rows, 1), 1),
-    }
-    if result.path:
-        from udf.artifact import read_meta
-
-        epochs = read_meta(result.path).get("history", {}).get("finetune")
-        if epochs:
-            out["finetune_val_pr_auc_by_epoch"] = [e["val_pr_auc"] for e in epochs]
-    ft = result.timings.get("finetune")
-    if ft and result.timings.get("finetune_rows"):
-        out["finetune_seconds_per_1000"] = round(1000 * ft / result.timings["finetune_rows"], 1)
-    return out
+ROWS = {
+    "a": "default generator",
+    "b": "learning curve",
+    "c": "catalogue shift",
+    "d": "abuse family held out",
+}
+DEFAULT_FRACTIONS = (0.02, 0.05, 0.10, 0.30, 1.0)
+DEFAULT_MODES = ("auto",)
 
 
-def _peer_row(metrics: dict) -> dict:
-    families = metrics.get("per_family", {})
-    return {
-        "pr_auc": metrics.get("pr_auc"), "roc_auc": metrics.get("roc_auc"),
-        "f1": metrics.get("f1"), "precision": metrics.get("precision"),
-        "recall": metrics.get("recall"),
-        "recall_per_family": {k: v["recall"] for k, v in families.items()},
-        "pr_auc_per_family": {k: v["pr_auc"] for k, v in families.items()},
-    }
+@dataclass
+class QualityRun:
+    """Sizes and choices of one benchmark run (the CLI's options)."""
+
+    users: int = 1500
+    shift_users: int = 500
+    seed: int = 0
+    difficulty: float | None = None
+    rows: tuple = tuple(ROWS)
+    fractions: tuple = DEFAULT_FRACTIONS
+    holdout_family: str = "fake_review"
+    test_share: float = 0.25
+    bootstrap: int = 1000
+    modes: tuple = DEFAULT_MODES
+    time_budget_s: float | None = None
+    base_model: str | None = None
+    device: str | None = None
+    work_dir: str | None = None
+    reuse: bool = True
+    overrides: dict = field(default_factory=dict)
+    """TrainConfig overrides for every duckbert contender (tests: a quick head mode)."""
+    models_dir: Path = field(default=None, repr=False)
+
+    def __post_init__(self):
+        from duckbert.synthetic import FAMILY_NAMES
+
+        unknown = sorted(set(self.rows) - set(ROWS))
+        if unknown or not self.rows:
+            raise ValueError(f"unknown row(s) {unknown}; choose from {', '.join(ROWS)}")
+        if self.holdout_family not in FAMILY_NAMES:
+            raise ValueError(f"holdout family must be one of {', '.join(FAMILY_NAMES)}, "
+                             f"got {self.holdout_family!r}")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise ValueError("label fractions must be in (0, 1]")
+        if not 0 < self.test_share < 1:
+            raise ValueError("test share must be in (0, 1)")
 
 
-def run_quality(users: int = 3000, seed: int = 0, difficulty: float | None = None,
-                modes=DEFAULT_MODES, work_dir: str | None = None,
-                finetune_max_rows: int = 1500, device: str | None = None,
-                base_model: str | None = None, log=print) -> dict:
-    """Train every mode in `modes` and the peers on one split; returns the results dict."""
-    import tempfile
+@dataclass
+class Job:
+    """One training table and the test sets its models are scored on."""
 
-    from duckbert.benchmarks.speed_data import build_warehouse
-    from training.config import TrainConfig
-    from training.trainer import train
+    key: str
+    frame: object
+    pool: object  # frame rows (numpy)
+    labelled: object  # aligned with pool: label kept
+    tests: dict  # row id -> frame rows
+    train_note: str = ""
+
+
+def _jobs(run: QualityRun, frame, sets) -> list[Job]:
+    import numpy as np
+
+    from duckbert.benchmarks.quality_data import labelled_users
+
+    everyone = np.ones(len(sets.pool), dtype=bool)
+    full_tests = {}
+    if "a" in run.rows or ("b" in run.rows and 1.0 in run.fractions):
+        full_tests["a"] = sets.test
+    if "c" in run.rows:
+        full_tests["c"] = sets.shifted
+    jobs = []
+    if full_tests:
+        jobs.append(Job("full", frame, sets.pool, everyone, full_tests, "every pool user"))
+    if "b" in run.rows:
+        for fraction in sorted(f for f in run.fractions if f < 1):
+            users = labelled_users(frame, sets.pool, fraction, run.seed)
+            mask = np.array([u in users for u in frame.users[sets.pool]], dtype=bool)
+            jobs.append(Job(f"b{fraction * 100:g}", frame, sets.pool, mask,
+                            {f"b {fraction:.0%}": sets.test},
+                            f"{fraction:.0%} of pool users labelled ({len(users)} users)"))
+    if "d" in run.rows:
+        keep = sets.pool[frame.families[sets.pool] != run.holdout_family]
+        jobs.append(Job("holdout", frame, keep, np.ones(len(keep), dtype=bool),
+                        {"d": sets.test}, f"every pool user, {run.holdout_family} left out"))
+    return jobs
+
+
+def _row_specs(run: QualityRun) -> list[tuple[str, str, str, str]]:
+    """(row label, job key, test set key, title) in table order."""
+    specs = []
+    if "a" in run.rows:
+        specs.append(("a", "full", "a", ROWS["a"]))
+    if "b" in run.rows:
+        for fraction in sorted(run.fractions):
+            if fraction < 1:
+                label = f"b {fraction:.0%}"
+                specs.append((label, f"b{fraction * 100:g}", label,
+                              f"{fraction:.0%} of users labelled"))
+            else:
+                specs.append(("b 100%", "full", "a", "100% of users labelled (= row a)"))
+    if "c" in run.rows:
+        specs.append(("c", "full", "c", ROWS["c"]))
+    if "d" in run.rows:
+        specs.append(("d", "holdout", "d", f"{run.holdout_family} held out of training"))
+    return specs
+
+
+def run_quality(run: QualityRun, log=print) -> dict:
+    """Build the data, train every contender of every row, score, and summarize."""
+    from duckbert.benchmarks.quality_data import assign, main_parts, read_frame, write_table
+    from duckbert.benchmarks.quality_models import (
+        contenders,
+        fit_peers,
+        read_peer_aggregates,
+        train_duckbert,
+    )
+    from duckbert.benchmarks.warehouse import build_warehouse_parts
+    from udf.base_models import DEFAULT_BASE_MODEL
     from udf.device import choose_device
 
     started = time.monotonic()
-    work = Path(work_dir or tempfile.mkdtemp(prefix="duckbert-quality-"))
-    work.mkdir(parents=True, exist_ok=True)
-    db = build_warehouse(work, users, seed, difficulty, log)
-    on_gpu = choose_device(device).startswith("cuda")
-    results = {"modes": {}, "peers": {}}
-    for mode in modes:
-        log(f"\n== mode {mode}")
-        fine = mode in ("full", "lora")
-        cfg = TrainConfig(
-            db_path=str(db), mode=mode, seed=seed, name=f"bench-{mode}", device=device,
-            base_model=base_model,
-            models_dir=str(work / "models"), compare_peers=not results["peers"],
-            progress=False, epochs=(None if on_gpu else 1) if fine else None,
-            finetune_max_rows=None if on_gpu else finetune_max_rows,
-        )
-        result = train(cfg, log=lambda line: log("  " + line))
-        results["modes"][mode] = _row(result, result.n_labelled)
-        if result.peers and not results["peers"]:
-            results["peers"] = {k: _peer_row(v) for k, v in result.peers.items()}
-        results["split"] = result.split_sizes
-    results["config"] = {
-        "users": users, "seed": seed, "difficulty": difficulty, "modes": list(modes),
-        "finetune_max_rows": None if on_gpu else finetune_max_rows,
-        "device": choose_device(device), "work_dir": str(work),
-        "base_model": base_model or DEFAULT_BASE_MODEL,
-    }
-    results["date"] = dt.date.today().isoformat()
-    results["seconds"] = round(time.monotonic() - started, 1)
-    return results
+    work = Path(run.work_dir or tempfile.mkdtemp(prefix="duckbert-quality-"))
+    run.models_dir = work / "models"
+    log("== main warehouse")
+    shift = run.shift_users if "c" in run.rows else 0
+    db = build_warehouse_parts(work / "main", main_parts(run.users, shift, run.seed,
+                                                         run.difficulty), log, run.reuse)
+    frame = read_frame(db)
+    sets = assign(frame, run.test_share, run.seed)
+    aggregates = read_peer_aggregates(db)
+    trained: dict[str, dict] = {}
+    for job in _jobs(run, frame, sets):
+        log(f"\n== training table for {job.key}: {job.train_note}")
+        table = write_table(frame, f"bench_{job.key}", job.pool, job.labelled)
+        results = {}
+        for name, overrides in contenders(run.modes).items():
+            log(f"  -- {name}")
+            results[name] = train_duckbert(frame, table, name, overrides, job.tests, run, log)
+        for peer in fit_peers(frame, table, job.tests, aggregates, run, log):
+            results[peer.name] = peer
+        labelled_rows = job.pool[job.labelled]
+        trained[job.key] = {"job": job, "contenders": results, "train": {
+            "pool_sessions": int(len(job.pool)), "labelled_sessions": int(len(labelled_rows)),
+            "labelled_anomalous": int(frame.labels[labelled_rows].sum()),
+            "labelled_users": int(len(set(frame.users[labelled_rows]))),
+            "note": job.train_note}}
+    rows = [_summarize_row(run, frame, label, title, trained[key], test_key)
+            for label, key, test_key, title in _row_specs(run)]
+    config = {k: v for k, v in asdict(run).items() if k != "models_dir"}
+    config.update(work_dir=str(work), device=choose_device(run.device),
+                  base_model=run.base_model or DEFAULT_BASE_MODEL)
+    return {"rows": rows, "config": config, "date": dt.date.today().isoformat(),
+            "seconds": round(time.monotonic() - started, 1),
+            "warehouse": {"sessions": len(frame), "users": int(len(set(frame.users))),
+                          "pool_sessions": int(len(sets.pool)),
+                          "test_sessions": int(len(sets.test)),
+                          "shifted_sessions": int(len(sets.shifted))}}
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _summarize_row(run, frame, label, title, trained, test_key) -> dict:
+    from duckbert.benchmarks.quality_stats import (
+        paired_difference,
+        pr_auc_with_interval,
+        public,
+        user_weights,
+        verdict,
+    )
+
+    rows = trained["job"].tests[test_key]
+    truth = frame.truth[rows]
+    weights = user_weights(frame.users[rows], run.bootstrap, run.seed)
+    focus = _focus(run, label, frame, rows)
+    models, raw = {}, {}
+    for name, contender in trained["contenders"].items():
+        entry = {"info": contender.info}
+        if contender.refused:
+            entry["refused"] = contender.refused
+        else:
+            scores = contender.scores[test_key]
+            raw[name] = pr_auc_with_interval(truth, scores, weights)
+            entry.update(public(raw[name]))
+            for what, mask in focus.items():
+                keep = mask | (truth == 0)
+                entry.setdefault("focus", {})[what] = public(pr_auc_with_interval(
+                    truth[keep], scores[keep], weights[:, keep]))
+        models[name] = entry
+    out = {"row": label, "title": title, "train": trained["train"], "models": models,
+           "test": {"sessions": int(len(rows)), "anomalous": int(truth.sum()),
+                    "users": int(len(set(frame.users[rows])))}}
+    peers = [p for p in ("tfidf_logreg", "gbm_aggregates") if p in raw]
+    if peers:
+        best = max(peers, key=lambda p: raw[p]["pr_auc"])
+        out["best_peer"] = best
+        for name in ("duckbert", "seed recipe"):
+            if name in raw:
+                diff = paired_difference(raw[name], raw[best])
+                out.setdefault("vs_best_peer", {})[name] = {**diff, "verdict": verdict(diff)}
+    return out
 
 
-def _review_recall(row: dict) -> str:
-    values = [row["recall_per_family"].get(f) for f in REVIEW_FAMILIES]
-    values = [v for v in values if v is not None]
-    return "-" if not values else f"{sum(values) / len(values):.3f}"
+def _focus(run, label, frame, rows) -> dict:
+    """Subsets a row reports on their own (each against every normal test session)."""
+    out = {}
+    if label == "d":
+        out[f"{run.holdout_family} (held out)"] = frame.families[rows] == run.holdout_family
+    novel = frame.variants[rows] == "novel"
+    if novel.any():
+        out["novel variants"] = novel
+    return out
 
 
-def _finetune_note(row: dict) -> str:
-    by_epoch = row.get("finetune_val_pr_auc_by_epoch")
-    if not by_epoch:
-        return ""
-    kept = ("the head alone (no fine-tuning epoch beat it on validation)"
-            if row["trained_as"] == "head" else f"the fine-tuned {row['trained_as']} model")
-    return (f"; validation PR-AUC by epoch {', '.join(f'{v:.4f}' for v in by_epoch)} "
-            f"(epoch 0 = the head alone); kept {kept}")
-
-
-def markdown(results: dict, command: str) -> str:
-    """The quality table, per-family recall, and the training cost per mode."""
-    rows = [(f"duckbert {m}" + (f" (as {r['trained_as']})" if r["trained_as"] != m else ""), r)
-            for m, r in results["modes"].items()]
-    rows += [(f"peer: {name}", r) for name, r in results["peers"].items()]
-    families = sorted({f for _, r in rows for f in r["recall_per_family"]})
-    split = results.get("split", {})
-    lines = [
-        f"Command: `{command}` — {results['date']}, device {results['config']['device']}, "
-        f"{results['seconds']:.0f} s in all. Split by user: {split.get('train')} train / "
-        f"{split.get('val')} validation / {split.get('test')} test sessions; every row "
-        "below is on the same test split. Thresholds: each model's own max-F1 threshold on "
-        "validation.",
-        "",
-        "| model | PR-AUC | ROC-AUC | F1 | precision | recall | recall on review families "
-        f"({', '.join(REVIEW_FAMILIES)}) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, r in rows:
-        lines.append(f"| {name} | {_fmt(r['pr_auc'])} | {_fmt(r['roc_auc'])} | {_fmt(r['f1'])} "
-                     f"| {_fmt(r['precision'])} | {_fmt(r['recall'])} | {_review_recall(r)} |")
-    lines += ["", "Recall at the threshold, per anomaly family (test split):", "",
-              "| model | " + " | ".join(families) + " |",
-              "|---|" + "---|" * len(families)]
-    for name, r in rows:
-        lines.append(f"| {name} | " + " | ".join(
-            _fmt(r["recall_per_family"].get(f)) for f in families) + " |")
-    lines += ["", "Training cost (this machine, this run):", "",
-              "| mode | seconds per 1,000 labelled sessions (whole run) | encode s | head s "
-              "| fine-tune s per 1,000 rows per epoch |", "|---|---|---|---|---|"]
-    for mode, r in results["modes"].items():
-        t = r["timings"]
-        lines.append(f"| {mode} | {r['seconds_per_1000']} | {t.get('encode', '-')} | "
-                     f"{t.get('head', '-')} | {r.get('finetune_seconds_per_1000', '-')} |")
-    plans = [f"- {m}: {r['plan']}{_finetune_note(r)}" for m, r in results["modes"].items()
-             if r.get("plan")]
-    if plans:
-        lines += ["", "What each run chose and why:", "", *plans]
-    return "\n".join(lines)
-
-
-def save(results: dict, out_path: str | Path, docs_path: str | Path | None,
-         command: str) -> str:
+def save(results: dict, out_path, docs_path, command: str) -> str:
     """Write the JSON and (optionally) the docs block; returns the Markdown."""
     from duckbert.benchmarks.docs_block import write_block
+    from duckbert.benchmarks.quality_report import markdown
 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,29 +37,10 @@ class Sessions:
 def build_warehouse(work_dir: Path, users: int, seed: int, difficulty: float | None = None,
                     log=print) -> Path:
     """generate -> load -> dbt build with no model, in `work_dir`; the warehouse path."""
-    from duckbert.dbt_runner import dbt_build
-    from duckbert.loader import load
-    from duckbert.synthetic import DEFAULT_DIFFICULTY, generate
-    from udf.connect import connect_warehouse
+    from duckbert.benchmarks.warehouse import build_warehouse_parts
 
-    data_dir, db = work_dir / "data", work_dir / "warehouse.duckdb"
-    summary = generate(data_dir, users=users, seed=seed,
-                       difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty)
-    log(f"  generated {summary['sessions']} sessions of {summary['users']} users "
-        f"(difficulty {summary['difficulty']}, {summary['anomaly_rate']:.1%} anomalous)")
-    con = connect_warehouse(db)
-    try:
-        load(con, events=str(data_dir / "events.csv"), reviews=str(data_dir / "reviews.csv"),
-             labels=str(data_dir / "labels.csv"))
-    finally:
-        con.close()
-    # No model during this build, whatever the caller's environment says.
-    with open(work_dir / "dbt_setup.log", "w", encoding="utf-8") as out:
-        result = dbt_build(db, out=out, colors=False, env={"DUCKBERT_MODEL": ""})
-    if not result.ok:
-        raise RuntimeError("dbt build of the benchmark warehouse failed:\n"
-                           + "\n".join(result.tail[-15:]))
-    return db
+    part = {"name": "standard", "users": users, "seed": seed, "difficulty": difficulty}
+    return build_warehouse_parts(work_dir, [part], log)
 
 
 def prepare_warehouse(work_dir: Path, sessions: int, seed: int, log=print) -> Path:

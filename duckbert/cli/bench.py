@@ -6,6 +6,7 @@ import sys
 import click
 
 from duckbert.benchmarks.quality import DEFAULT_MODES as DEFAULT_QUALITY_MODES
+from duckbert.benchmarks.quality import ROWS as QUALITY_ROWS
 from training.config import MODES
 
 
@@ -109,43 +110,84 @@ def speed(sessions, db_path, model, device, precision, sample, rounds, batch_siz
         click.echo(f"docs: {write_docs(result, docs_path)} (Speed section)")
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v.strip().rstrip("%")) / (100 if v.strip().endswith("%") else 1)
+                       for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: give shares such as 0.02,0.1,1 or 2%,10%,100%",
+                                 param_hint="--fractions") from exc
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise click.BadParameter(f"{text!r}: every share must be in (0, 1]",
+                                 param_hint="--fractions")
+    return values
+
+
 @bench.command("quality")
-@click.option("--users", type=click.IntRange(min=50), default=3000, show_default=True,
-              help="Users in the generated warehouse (about 4 sessions each).")
+@click.option("--rows", default=",".join(QUALITY_ROWS), show_default=True,
+              help="Comma-separated rows: " + "; ".join(f"{k} {v}" for k, v in
+                                                       QUALITY_ROWS.items()) + ".")
+@click.option("--users", type=click.IntRange(min=50), default=1500, show_default=True,
+              help="Standard-catalogue users of the main warehouse (about 4 sessions each).")
+@click.option("--shift-users", type=click.IntRange(min=20), default=500, show_default=True,
+              help="Shifted-catalogue users (row c's test users).")
+@click.option("--fractions", default="2%,5%,10%,30%,100%", show_default=True,
+              help="Row b: shares of the training pool's users that are labelled.")
+@click.option("--holdout-family", default="fake_review", show_default=True,
+              help="Row d: the abuse family left out of training.")
+@click.option("--test-share", type=click.FloatRange(0.05, 0.6), default=0.25,
+              show_default=True, help="Share of standard users held out for testing.")
+@click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="Bootstrap replicates (resampling test users) for the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the data, the split and every model.")
 @click.option("--difficulty", type=click.FloatRange(0, 1), default=None,
               help="Generator difficulty [default: the generator's default].")
 @click.option("--modes", default=",".join(DEFAULT_QUALITY_MODES), show_default=True,
-              help="Comma-separated duckbert training modes to compare.")
+              help="duckbert training modes besides the seed recipe (auto = what `duckbert "
+                   "train` ships; add e.g. full,lora).")
+@click.option("--time-budget", type=click.FloatRange(min=1), default=None,
+              help="Seconds each duckbert run plans for (TrainConfig.time_budget_s) "
+                   "[default: the product's].")
 @click.option("--base-model", default=None,
               help="Base BERT directory [default: the packaged all-MiniLM-L6-v2].")
-@click.option("--finetune-max-rows", type=click.IntRange(min=10), default=1500,
-              show_default=True, help="On a CPU, full/LoRA fine-tune on this many training "
-                                      "rows for one epoch (on a GPU: all rows).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True, help="Where to train (auto: CUDA when present).")
+              show_default=True, help="Where to train and score (auto: CUDA when present).")
+@click.option("--no-reuse", is_flag=True,
+              help="Rebuild warehouses in --work-dir even when built from the same settings.")
 @output_options("quality")
-def quality(users, seed, difficulty, modes, base_model, finetune_max_rows, device, out_path,
-            docs_path, no_docs, work_dir):
-    """Every training mode against classic peers on one user-grouped split.
+def quality(rows, users, shift_users, fractions, holdout_family, test_share, bootstrap, seed,
+            difficulty, modes, time_budget, base_model, device, no_reuse, out_path, docs_path,
+            no_docs, work_dir):
+    """duckbert against TF-IDF + LR and gradient boosting where BERT should help.
 
-    duckbert's modes (auto, LoRA, full, unsupervised) and the peers — TF-IDF + logistic
-    regression on session_text, gradient boosting and an isolation forest on session
-    aggregates — trained on the same data and scored on the same test split: PR-AUC,
-    ROC-AUC, F1 at each model's validation threshold, recall per anomaly family.
+    Rows: (a) the default generator, (b) a learning curve over the share of labelled users,
+    (c) catalogue shift, (d) one abuse family held out of training. In every row duckbert as
+    `duckbert train` ships it, the seed document's recipe (frozen encoder, one fully
+    connected head, no lexical term), TF-IDF + logistic regression on the same text and
+    gradient boosting on the session aggregates train on the same table and are scored on
+    the same test users: PR-AUC with a 95% bootstrap interval over test users, and the
+    paired interval of duckbert minus the best peer.
     """
-    from duckbert.benchmarks.quality import run_quality, save
+    from duckbert.benchmarks.quality import QualityRun, run_quality, save
 
     chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
     unknown = sorted(set(chosen) - set(MODES))
     if not chosen or unknown:
         raise click.BadParameter(f"unknown mode(s) {unknown}; choose from "
                                  f"{', '.join(MODES)}", param_hint="--modes")
-    results = run_quality(users=users, seed=seed, difficulty=difficulty, modes=chosen,
-                          work_dir=work_dir, finetune_max_rows=finetune_max_rows,
-                          device=None if device == "auto" else device, base_model=base_model,
-                          log=click.echo)
+    try:
+        run = QualityRun(users=users, shift_users=shift_users, seed=seed,
+                         difficulty=difficulty,
+                         rows=tuple(r.strip() for r in rows.split(",") if r.strip()),
+                         fractions=_fractions(fractions), holdout_family=holdout_family,
+                         test_share=test_share, bootstrap=bootstrap, modes=chosen,
+                         time_budget_s=time_budget, base_model=base_model,
+                         device=None if device == "auto" else device, work_dir=work_dir,
+                         reuse=not no_reuse)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    results = run_quality(run, log=click.echo)
     out_path = out_path or f"{results['config']['work_dir']}/quality.json"
     text = save(results, out_path, None if no_docs else docs_path, _command())
     click.echo("\n" + text)

@@ -13,7 +13,11 @@ import click
 @click.option("--difficulty", default=None, type=click.FloatRange(0.0, 1.0),
               help="0..1: share of subtle anomalies, how closely they imitate people, and a "
                    "little label noise near 1. [default: the generator's DEFAULT_DIFFICULTY]")
-def generate(out_dir, users, seed, difficulty):
+@click.option("--catalogue", type=click.Choice(["standard", "shifted"]), default="standard",
+              show_default=True,
+              help="shifted: categories, brands, products and user ids that the standard "
+                   "catalogue never has (for catalogue-shift tests).")
+def generate(out_dir, users, seed, difficulty, catalogue):
     """Write a synthetic labelled data set in the raw contract (events, reviews, labels).
 
     Normal personas (including hard negatives such as power shoppers and bargain hunters),
@@ -26,7 +30,8 @@ def generate(out_dir, users, seed, difficulty):
 
     try:
         summary = run(out_dir, users=users, seed=seed,
-                      difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty)
+                      difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty,
+                      catalogue=catalogue)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"could not generate into {out_dir}: {exc}") from exc
     click.echo(format_summary(summary))

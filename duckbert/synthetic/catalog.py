@@ -2,6 +2,10 @@
 
 Product ids are consecutive inside a category and sorted by (brand, price), as in a real
 catalogue export; that order is what a crawler walks when it enumerates ids.
+
+Two catalogues exist: `standard` and `shifted`. The shifted one shares no category, brand,
+product id or category id with the standard one (a unit test checks it): a benchmark trains on
+users of one and tests on users of the other (catalogue shift).
 """
 
 import bisect
@@ -75,8 +79,32 @@ CATEGORIES = (
                  ("hp", "canon", "epson", "brother")),
 )
 
+SHIFTED_CATEGORIES = (
+    CategorySpec("garden.tools.lawnmower", 240, 0.5, 100, 2.5, "lawn mower", "tools",
+                 ("husqvarna", "greenworks", "stiga", "gardena", "worx", "ryobi")),
+    CategorySpec("appliances.kitchen.coffee_machine", 190, 0.7, 140, 3.5, "coffee machine",
+                 "appliance", ("delonghi", "krups", "jura", "saeco", "melitta", "nespresso")),
+    CategorySpec("beauty.hair.dryer", 45, 0.7, 120, 3.0, "hair dryer", "kettle",
+                 ("babyliss", "remington", "rowenta", "valera", "ghd")),
+    CategorySpec("music.instruments.guitar", 210, 0.8, 90, 1.5, "guitar", "furniture",
+                 ("yamaha", "fender", "gibson", "ibanez", "cort", "epiphone")),
+    CategorySpec("sport.fitness.treadmill", 520, 0.5, 60, 1.2, "treadmill", "bike",
+                 ("torneo", "kettler", "nordictrack", "proform", "horizon")),
+    CategorySpec("electronics.camera.photo", 480, 0.7, 110, 2.5, "camera", "phone",
+                 ("nikon", "fujifilm", "olympus", "pentax", "leica", "ricoh")),
+    CategorySpec("pets.accessories.feeder", 35, 0.6, 80, 1.5, "pet feeder", "toys",
+                 ("petsafe", "trixie", "ferplast", "catit")),
+    CategorySpec("electronics.audio.speaker", 90, 0.8, 120, 3.0, "speaker", "audio",
+                 ("bose", "harman", "ultimate", "tribit", "anker", "bang")),
+    CategorySpec("computers.peripherals.keyboard", 60, 0.7, 100, 2.0, "keyboard", "mouse",
+                 ("keychron", "ducky", "cherry", "corsair", "roccat")),
+    CategorySpec("kids.stroller", 320, 0.5, 60, 1.2, "stroller", "bag",
+                 ("cybex", "bugaboo", "chicco", "peg", "joie")),
+)
+
 # Marketplace white-label brands: few, unpopular products; what brushing rings promote.
 WHITE_LABEL = ("vexa", "kinglux", "nordmax", "zentrio", "orvix", "lumora")
+SHIFTED_WHITE_LABEL = ("quenta", "brivo", "tessar", "olvin", "marqo")
 PREMIUM = {"apple": 1.7, "dyson": 1.8, "sennheiser": 1.5, "garmin": 1.4, "marshall": 1.3,
            "bosch": 1.2, "sony": 1.25, "samsung": 1.15, "trek": 1.5, "makita": 1.3,
            "samsonite": 1.6, "lego": 1.4, "salomon": 1.3, "razer": 1.4, "msi": 1.1}
@@ -84,10 +112,29 @@ BUDGET = {"defender": 0.6, "a4tech": 0.7, "realme": 0.7, "redmond": 0.7, "polari
           "stels": 0.6, "interskol": 0.7, "candy": 0.8, "tcl": 0.8, "haier": 0.85,
           "atlant": 0.8, "hammer": 0.7}
 LIMITED_CODES = {"electronics.video.console": 3, "computers.components.videocards": 3,
-                 "apparel.shoes": 3}
+                 "apparel.shoes": 3, "sport.fitness.treadmill": 3,
+                 "electronics.camera.photo": 3, "music.instruments.guitar": 3}
 EMPTY_BRAND_SHARE = 0.12
 LEGACY_CODE_SHARE = 0.15
 FIRST_PRODUCT_ID = 1_000_000
+
+
+@dataclass(frozen=True)
+class CatalogueKind:
+    """One catalogue: its categories, white labels, product id start and user id range."""
+
+    categories: tuple[CategorySpec, ...]
+    white_label: tuple[str, ...]
+    first_product_id: int
+    user_ids: tuple[int, int]
+
+
+CATALOGUES = {
+    "standard": CatalogueKind(CATEGORIES, WHITE_LABEL, FIRST_PRODUCT_ID,
+                              (500_000_000, 700_000_000)),
+    "shifted": CatalogueKind(SHIFTED_CATEGORIES, SHIFTED_WHITE_LABEL, 9_000_000,
+                             (700_000_000, 900_000_000)),
+}
 
 
 def stable_id(text, base=2_053_013_550_000_000_000, span=10**10):
@@ -99,8 +146,11 @@ def stable_id(text, base=2_053_013_550_000_000_000, span=10**10):
 class Catalog:
     """Products as parallel lists (fast to index) plus per-category lookups for sampling."""
 
-    def __init__(self, rng: random.Random):
-        self.specs = CATEGORIES
+    def __init__(self, rng: random.Random, kind: str = "standard"):
+        if kind not in CATALOGUES:
+            raise ValueError(f"catalogue must be one of {sorted(CATALOGUES)}, got {kind!r}")
+        self.kind = CATALOGUES[kind]
+        self.specs = self.kind.categories
         self.pid, self.cat, self.category_id, self.code = [], [], [], []
         self.brand, self.price, self.limited, self.white = [], [], [], []
         self.by_cat = []  # product indices of a category in id order
@@ -108,8 +158,8 @@ class Catalog:
         self._cum = []  # popularity cumulative weights per category
         self._cheap_cum = []  # popularity over the cheapest 40% per category
         self.brand_items = {}  # (category, brand) -> product indices
-        next_id = FIRST_PRODUCT_ID
-        for c, spec in enumerate(CATEGORIES):
+        next_id = self.kind.first_product_id
+        for c, spec in enumerate(self.specs):
             rows = self._category_rows(rng, spec)
             coded, legacy = stable_id(spec.code), stable_id(spec.code + "#legacy")
             members = []
@@ -139,7 +189,7 @@ class Catalog:
         for k in range(spec.size):
             white = k < n_white
             if white:
-                brand = WHITE_LABEL[rng.randrange(len(WHITE_LABEL))]
+                brand = rng.choice(self.kind.white_label)
                 factor = 0.6
             else:
                 brand = spec.brands[min(int(rng.paretovariate(1.2)) - 1, len(spec.brands) - 1)]

@@ -34,8 +34,12 @@ NULL_SESSION_SHARE = 1 / 3
 CHUNK_ROWS = 50_000
 
 
-def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY):
-    """Write events.csv, reviews.csv and labels.csv into out_dir and return a summary dict."""
+def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY, catalogue="standard"):
+    """Write events.csv, reviews.csv and labels.csv into out_dir and return a summary dict.
+
+    `catalogue`: "standard", or "shifted" (categories, brands, products and user ids that the
+    standard catalogue never has: the benchmark's catalogue shift).
+    """
     try:
         n_users = operator.index(users)
     except TypeError:
@@ -44,11 +48,11 @@ def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY):
         raise ValueError(f"users must be an integer >= 1, got {users!r}")
     knobs = Knobs.from_difficulty(difficulty)
     rngs = {name: random.Random(f"duckbert-synthetic:{seed}:{name}") for name in STREAMS}
-    catalog = Catalog(rngs["catalog"])
+    catalog = Catalog(rngs["catalog"], catalogue)
     campaigns = Campaigns(rngs["abuse"], catalog, knobs.mimicry)
     people = build_population(rngs, catalog, campaigns, knobs, n_users)
     schedule(rngs["calendar"], people)
-    sessions = _assign_ids(rngs["ids"], people)
+    sessions = _assign_ids(rngs["ids"], people, catalog.kind.user_ids)
     fmt = TimeText()
     events, event_dirt, empties = _render_events(rngs["dirt"], catalog, people, sessions, fmt)
     reviews, review_dirt, unlinked = _render_reviews(rngs["reviews"], rngs["dirt"], catalog, people,
@@ -62,11 +66,12 @@ def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY):
     summary = _summary(out_dir, seed, knobs, people, sessions, events, flipped,
                        {**event_dirt, **review_dirt}, empties, paths)
     summary["reviews_without_session"] = unlinked
+    summary["catalogue"] = catalogue
     return summary
 
 
-def _assign_ids(rng, people):
-    uids = rng.sample(range(500_000_000, 700_000_000), len(people))
+def _assign_ids(rng, people, user_ids):
+    uids = rng.sample(range(*user_ids), len(people))
     for user, uid in zip(people, uids, strict=True):
         user.uid = str(uid)
         for s in user.sessions:

@@ -1,4 +1,5 @@
-"""The quality benchmark's code path end to end on a tiny BERT (structure, not figures)."""
+"""`duckbert bench quality` end to end on a tiny BERT: every row, every contender, one split
+per row (structure and bookkeeping, not figures)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,65 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_quality_benchmark_compares_every_mode_with_the_peers(tiny_bert, tmp_path):
-    from duckbert.benchmarks.quality import run_quality, save
+def test_quality_benchmark_rows_contenders_and_docs(tiny_bert, tmp_path):
+    from duckbert.benchmarks.quality import QualityRun, run_quality, save
+    from duckbert.benchmarks.warehouse import build_warehouse_parts
+    from udf.connect import connect_warehouse
 
-    results = run_quality(users=200, seed=1, modes=("head", "lora", "unsupervised"),
-                          work_dir=str(tmp_path / "work"), finetune_max_rows=60,
-                          base_model=str(tiny_bert), log=lambda *_: None)
-    assert set(results["modes"]) == {"head", "lora", "unsupervised"}
-    assert {"tfidf_logreg", "gbm_aggregates", "isolation_forest_aggregates"} <= set(
-        results["peers"])
-    for row in [*results["modes"].values(), *results["peers"].values()]:
-        assert 0.0 <= row["pr_auc"] <= 1.0
-        assert row["recall_per_family"]
-    lora = results["modes"]["lora"]
-    assert lora["finetune_seconds_per_1000"] > 0
-    assert len(lora["finetune_val_pr_auc_by_epoch"]) >= 2  # epoch 0 is the head alone
-    assert lora["trained_as"] in ("lora", "head")
+    work = tmp_path / "work"
+    run = QualityRun(users=320, shift_users=60, seed=1, fractions=(0.5, 1.0), bootstrap=30,
+                     base_model=str(tiny_bert), work_dir=str(work),
+                     overrides={"mode": "head", "head_epochs": 3})
+    results = run_quality(run, log=lambda *_: None)
+    rows = {r["row"]: r for r in results["rows"]}
+    assert list(rows) == ["a", "b 50%", "b 100%", "c", "d"]
+    for row in rows.values():
+        assert set(row["models"]) == {"duckbert", "seed recipe", "tfidf_logreg",
+                                      "gbm_aggregates"}
+        for name, entry in row["models"].items():
+            if entry.get("refused"):
+                assert name in ("duckbert", "seed recipe") and "labelled" in entry["refused"]
+                continue
+            lo, hi = entry["ci"]
+            assert 0.0 <= lo <= entry["pr_auc"] <= hi <= 1.0, (row["row"], name)
+    a = rows["a"]
+    assert "pr_auc" in a["models"]["duckbert"], a["models"]["duckbert"]
+    assert a["models"]["tfidf_logreg"]["info"]["split"] == "the duckbert run's split"
+    assert a["vs_best_peer"]["duckbert"]["verdict"]
+    assert rows["b 100%"]["models"]["duckbert"] == a["models"]["duckbert"]
+    # row c tests on the shifted-catalogue users only, row d reports its held-out family
+    house = results["warehouse"]
+    assert rows["c"]["test"]["sessions"] == house["shifted_sessions"] > 0
+    assert rows["a"]["test"]["sessions"] == house["test_sessions"]
+    assert "fake_review (held out)" in rows["d"]["models"]["tfidf_logreg"]["focus"]
+    db = work / "main" / "warehouse.duckdb"
+    con = connect_warehouse(db, read_only=True)
+    try:
+        held = con.execute("select count(*) from bench_holdout "
+                           "where anomaly_family = 'fake_review'").fetchone()[0]
+        labelled, users, all_users = con.execute(
+            "select count(is_anomaly), count(distinct user_id) filter (is_anomaly is not null),"
+            " count(distinct user_id) from bench_b50").fetchone()
+        shared = con.execute(
+            "select count(*) from bench_full f join training_sessions t using (user_id) "
+            "where t.user_id::bigint >= 700000000").fetchone()[0]
+    finally:
+        con.close()
+    assert held == 0
+    assert labelled > 0 and 0.4 < users / all_users < 0.6
+    assert shared == 0  # no shifted-catalogue user trains
     docs = tmp_path / "BENCHMARKS.md"
     docs.write_text("# Benchmarks\n\n## Speed\n\nkept\n\n## Quality\n")
-    text = save(results, tmp_path / "q.json", docs, "duckbert bench quality --users 200")
-    assert "peer: tfidf_logreg" in text and "duckbert head" in text
-    written = docs.read_text()
-    assert "kept" in written and "duckbert bench quality --users 200" in written
+    text = save(results, tmp_path / "q.json", docs, "duckbert bench quality --users 320")
+    for label in ("a: default generator", "c: catalogue shift", "TF-IDF + LR",
+                  "GBM aggregates", "seed recipe", "BERT helps?"):
+        assert label in text
     save(results, tmp_path / "q.json", docs, "again")
-    assert docs.read_text().count("quality:begin") == 1
-    assert json.loads((tmp_path / "q.json").read_text())["config"]["users"] == 200
+    written = docs.read_text()
+    assert "kept" in written and written.count("quality:begin") == 1
+    assert json.loads((tmp_path / "q.json").read_text())["config"]["users"] == 320
+    # a second run with the same settings keeps the warehouse
+    lines = []
+    build_warehouse_parts(work / "main", json.loads((work / "main" / "parts.json").read_text()),
+                          log=lines.append, reuse=True)
+    assert any("reusing" in line for line in lines)

@@ -272,3 +272,24 @@ def test_cli_help_lists_generate():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert "generate" in result.output
+
+
+def test_shifted_catalogue_shares_nothing_with_the_standard_one(tmp_path, dataset):
+    import random
+
+    from duckbert.synthetic.catalog import Catalog
+
+    generate(tmp_path, users=120, seed=SEED, catalogue="shifted")
+    shifted = read(tmp_path / "events.csv")
+    for column in ("product_id", "category_id", "category_code", "brand", "user_id"):
+        standard_values = {e[column] for e in dataset["events"] if e[column]}
+        shifted_values = {e[column] for e in shifted if e[column]}
+        assert shifted_values and not standard_values & shifted_values, column
+    # the whole catalogues, not only what these users shopped
+    a, b = Catalog(random.Random(0)), Catalog(random.Random(0), "shifted")
+    assert not {x for x in a.brand if x} & {x for x in b.brand if x}
+    assert not set(a.pid) & set(b.pid)
+    assert not set(a.category_id) & set(b.category_id)
+    assert not {s.noun for s in a.specs} & {s.noun for s in b.specs}
+    with pytest.raises(ValueError, match="catalogue"):
+        Catalog(random.Random(0), "other")

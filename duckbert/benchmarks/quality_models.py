@@ -1,0 +1,174 @@
+"""The contenders of a benchmark row, each trained on the same table and scored on the same
+test sessions: duckbert as `duckbert train` ships it (mode auto), the seed document's recipe
+(frozen encoder, one fully connected head, BCE, no lexical term), optional other modes, and
+the peers — TF-IDF + logistic regression on the same session text, gradient boosting on the
+session aggregates — fitted on the very train/validation split the duckbert run made.
+
+duckbert's test scores come from the artifact through the runtime (`udf.scorer.Scorer` at
+fp32), as `anomaly_score()` would give them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT = "duckbert"
+SEED_RECIPE = "seed recipe"
+# TrainConfig overrides of the seed document's recipe: a frozen encoder (head mode), no
+# lexical n-gram term; the head is the one fully connected classifier that validation picks.
+SEED_RECIPE_OVERRIDES = {"mode": "head", "lexical": False}
+PEERS = ("tfidf_logreg", "gbm_aggregates")
+
+
+@dataclass
+class Contender:
+    """One model of a row: its test scores per test set, or why it has none."""
+
+    name: str
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    refused: str | None = None
+    info: dict = field(default_factory=dict)
+
+
+def contenders(modes) -> dict[str, dict]:
+    """{name: TrainConfig overrides} of the duckbert contenders, default and seed first."""
+    out = {DEFAULT: {}, SEED_RECIPE: dict(SEED_RECIPE_OVERRIDES)}
+    for mode in modes:
+        if mode != "auto":
+            out[f"duckbert {mode}"] = {"mode": mode}
+    return out
+
+
+def train_config(db, table: str, name: str, run, overrides: dict):
+    """The TrainConfig of one contender: the product's defaults, the run's sizes."""
+    from training.config import TrainConfig
+
+    options = {"db_path": str(db), "table": table, "name": name, "seed": run.seed,
+               "models_dir": str(run.models_dir), "device": run.device,
+               "base_model": run.base_model, "compare_peers": False, "progress": False}
+    if run.time_budget_s is not None:
+        options["time_budget_s"] = run.time_budget_s
+    return TrainConfig(**{**options, **run.overrides, **overrides})
+
+
+def train_duckbert(frame, table: str, name: str, overrides: dict, test_sets: dict, run,
+                   log) -> Contender:
+    """Train one duckbert contender on `table` and score every test set with its artifact."""
+    from training.labelled import TrainingDataError
+    from training.trainer import train
+
+    cfg = train_config(frame.db, table, f"bench-{name.replace(' ', '-')}-{table}", run,
+                       overrides)
+    started = time.monotonic()
+    try:
+        result = train(cfg, log=lambda line: log("    " + line))
+    except TrainingDataError as exc:
+        log(f"    refused: {exc}")
+        return Contender(name, refused=str(exc))
+    seconds = time.monotonic() - started
+    info = {"trained_as": result.mode, "plan": result.plan, "seconds": round(seconds, 1),
+            "validation_pr_auc": result.validation.get("pr_auc"),
+            "labelled_sessions": result.n_labelled, "split": result.split_sizes}
+    scores = score_with_artifact(result.path, {k: [frame.texts[i] for i in rows]
+                                               for k, rows in test_sets.items()}, run.device)
+    return Contender(name, scores=scores, info=info)
+
+
+def score_with_artifact(path, texts_by_set: dict[str, list[str]], device) -> dict:
+    """Scores of each text list through the runtime scorer at fp32; the frozen encoder's
+    vectors are first put in the artifact's embedding store, so models sharing an encoder
+    encode each test text once."""
+    from training.embeddings import embed_texts
+    from udf.scorer import Scorer
+
+    scorer = Scorer(path, device=device, precision="fp32", use_store=True)
+    every = [t for texts in texts_by_set.values() for t in texts]
+    where = scorer.meta.get("embedding_store")
+    if where and every:
+        embed_texts(scorer.model, every, scorer.model.tokenizer.ids(every), scorer.device,
+                    (scorer.model_dir / where).resolve(), progress=False)
+    out = {k: np.asarray(scorer.score(texts), dtype=np.float64)
+           for k, texts in texts_by_set.items()}
+    del scorer
+    return out
+
+
+def _peer_split(frame, table: str, run):
+    """The train/validation rows (frame indices) of the duckbert run on `table`; when the
+    labels are too few for its three-way split, a two-way one by user (70/30)."""
+    from training.labelled import TrainingDataError, open_warehouse, read_sessions
+    from training.splits import make_split, split_by_user
+
+    cfg = train_config(frame.db, table, "peers", run, {})
+    con = open_warehouse(str(frame.db), read_only=True)
+    try:
+        sessions = read_sessions(con, cfg)
+    finally:
+        con.close()
+    position = {sid: i for i, sid in enumerate(frame.ids)}
+    to_frame = np.array([position[sid] for sid in sessions.ids])
+    try:
+        split = make_split(sessions, cfg)
+        return to_frame[split.train], to_frame[split.val], "the duckbert run's split"
+    except TrainingDataError:
+        rows = sessions.labelled
+        two = split_by_user(sessions.groups[rows], sessions.labels[rows], (0.7, 0.3 - 1e-9,
+                                                                         1e-9), run.seed)
+        train_rows, val_rows = rows[two.train], rows[np.r_[two.val, two.test]]
+        return to_frame[train_rows], to_frame[val_rows], "a 70/30 split by user (too few " \
+            "labels for duckbert's three-way split)"
+
+
+def fit_peers(frame, table: str, test_sets: dict, aggregates: dict, run, log) -> list:
+    """TF-IDF + LR and gradient boosting on the duckbert run's train/validation rows."""
+    from training.peers import gradient_boosting, tfidf_logreg
+
+    train_rows, val_rows, how = _peer_split(frame, table, run)
+    y_train, y_val = frame.labels[train_rows], frame.labels[val_rows]
+    names = list(test_sets)
+    test_rows = np.concatenate([test_sets[k] for k in names])
+    bounds = np.cumsum([0] + [len(test_sets[k]) for k in names])
+
+    def by_set(scores):
+        return {k: np.asarray(scores[bounds[i]:bounds[i + 1]], dtype=np.float64)
+                for i, k in enumerate(names)}
+
+    out = []
+    for name in PEERS:
+        if min(y_train.sum(), y_val.sum()) < 1 or min((1 - y_train).sum(), (1 - y_val).sum()) < 1:
+            out.append(Contender(name, refused="no anomalous or no normal labels to fit on"))
+            continue
+        started = time.monotonic()
+        if name == "tfidf_logreg":
+            _, test_scores, params = tfidf_logreg(
+                [frame.texts[i] for i in train_rows], y_train,
+                [frame.texts[i] for i in val_rows], y_val,
+                [frame.texts[i] for i in test_rows], run.seed)
+        else:
+            def matrix(rows):
+                return np.stack([aggregates[str(frame.ids[i])] for i in rows])
+
+            _, test_scores, params = gradient_boosting(
+                matrix(train_rows), y_train, matrix(val_rows), y_val, matrix(test_rows),
+                run.seed)
+        info = {"params": params, "split": how, "seconds": round(time.monotonic() - started, 1)}
+        out.append(Contender(name, scores=by_set(test_scores), info=info))
+    log(f"    peers fitted on {how}")
+    return out
+
+
+def read_peer_aggregates(db) -> dict:
+    """id -> numeric session aggregates of training_sessions (the gradient boosting input)."""
+    from training.peers import read_aggregates
+    from udf.connect import connect_warehouse
+
+    con = connect_warehouse(db, read_only=True)
+    try:
+        _, by_id = read_aggregates(con, "training_sessions", "session_id",
+                                   {"is_anomaly", "session_id"})
+    finally:
+        con.close()
+    return by_id
