@@ -38,7 +38,10 @@ def stable_sigmoid(logits: torch.Tensor) -> torch.Tensor:
     torch runs a vectorized kernel over most of a tensor and a scalar one over its tail, and
     the two round differently, so torch.sigmoid would make a score depend on the session's
     position in its batch. One scalar libm call per session costs well under a microsecond.
+    On a GPU, where batches mix widths anyway, it stays on the device: no host round trip.
     """
+    if logits.is_cuda:
+        return torch.sigmoid(logits.detach().double())
     values = logits.detach().double().cpu().reshape(-1).tolist()
     out = torch.tensor([_sigmoid(v) for v in values], dtype=torch.float64)
     return out.reshape(logits.shape).to(logits.device)
@@ -46,7 +49,7 @@ def stable_sigmoid(logits: torch.Tensor) -> torch.Tensor:
 
 def _mlp_forward(mlp: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """`mlp(x)`; at inference (no grad) with batch-size-independent Linear layers."""
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() or x.is_cuda:
         return mlp(x)
     for layer in mlp:
         if isinstance(layer, nn.Linear):

@@ -75,13 +75,19 @@ class AnomalyModel(nn.Module):
         """EmbeddingBag inputs for the lexical term, or None when the head has none."""
         if not self.uses_lexical:
             return None
-        idf = self.head.idf.detach().cpu().numpy()
-        indices, offsets, weights = self.hasher.weighted(texts, idf)
-        return (
-            torch.from_numpy(indices).to(device),
-            torch.from_numpy(offsets).to(device),
-            torch.from_numpy(weights).to(device),
-        )
+        indices, offsets, weights = self.hasher.weighted(texts, self._idf_on_host())
+        return tuple(torch.from_numpy(part).to(device, non_blocking=True)
+                     for part in (indices, offsets, weights))
+
+    def _idf_on_host(self):
+        """The head's idf as numpy, copied from the device once per change, not per batch."""
+        idf = self.head.idf
+        stamp = (idf.data_ptr(), idf._version)
+        cached = getattr(self, "_idf_host", None)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, idf.detach().cpu().numpy())
+            self._idf_host = cached
+        return cached[1]
 
     def probability(self, pooled: torch.Tensor, lexical=None) -> torch.Tensor:
         return self.head.probability(pooled, lexical)

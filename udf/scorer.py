@@ -16,7 +16,7 @@ from pathlib import Path
 
 from udf.batching import Coalescer
 from udf.cache import ScoreCache, text_key
-from udf.encode import MAX_ROWS, TOKEN_BUDGET, device_kind, embed_ids, iter_pooled
+from udf.encode import MAX_ROWS, TOKEN_BUDGET, OomRetry, device_kind, embed_ids, iter_pooled
 
 
 def _quantize_int8(encoder):
@@ -61,6 +61,7 @@ class Scorer:
         self.rows_scored = 0
         self.forward_rows = 0
         self.store_hits = 0
+        self.oom_retries = OomRetry()
         self._store = None
         self._store_wanted = use_store and self.precision == "fp32" and \
             os.environ.get("DUCKBERT_EMBEDDING_STORE", "1") != "0"
@@ -138,12 +139,14 @@ class Scorer:
         unique = [t for t in unique if t not in scores]
         ids = self.model.tokenizer.ids(unique)
 
+        done_rows: list[int] = []
+        done_probs = []  # on the device until the job ends: one host copy per job
+
         def head(rows, pooled):
             lexical = self.model.lexical_inputs([unique[r] for r in rows], device=self.device)
             with torch.inference_mode():
-                probs = self.model.probability(pooled, lexical).float().cpu().tolist()
-            for row, prob in zip(rows, probs, strict=True):
-                scores[unique[row]] = float(prob)
+                done_probs.append(self.model.probability(pooled, lexical).double())
+            done_rows.extend(rows)
 
         store = self._embedding_store()
         todo = list(range(len(unique)))
@@ -158,12 +161,17 @@ class Scorer:
             self.store_hits += len(known)
         for local_rows, pooled, _ in self._forward_batches([ids[i] for i in todo]):
             head([todo[r] for r in local_rows], pooled)
+        if done_probs:
+            probs = torch.cat(done_probs).cpu().tolist()
+            for row, prob in zip(done_rows, probs, strict=True):
+                scores[unique[row]] = float(prob)
         self.cache.put_many({text_key(t): s for t, s in scores.items()})
         return [scores[t] for t in texts]
 
     def _forward_batches(self, ids: list[list[int]]):
         for rows, pooled, batch_ids in iter_pooled(self.model, ids, self.device, self.precision,
-                                                   self.token_budget, self.max_rows):
+                                                   self.token_budget, self.max_rows,
+                                                   self.oom_retries):
             self.forward_rows += len(rows)
             yield rows, pooled, batch_ids
 

@@ -12,6 +12,6 @@ def _one_torch_thread(one_torch_thread):
 
 @pytest.fixture(autouse=True)
 def _clean_model_env(monkeypatch):
-    """No model, device or precision inherited from the caller's shell."""
-    for name in ("DUCKBERT_MODEL", "DUCKBERT_DEVICE", "DUCKBERT_PRECISION", "DUCKBERT_DB"):
+    """No model or precision inherited from the caller's shell (the device: tests/conftest.py)."""
+    for name in ("DUCKBERT_MODEL", "DUCKBERT_PRECISION", "DUCKBERT_DB"):
         monkeypatch.delenv(name, raising=False)

@@ -33,7 +33,7 @@ TEXTS = ["session u1 2 events | view electronics.smartphone apple 999.99 | cart 
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch, tmp_path):
-    for name in ("DUCKBERT_MODEL", "DUCKBERT_DB", "DUCKBERT_DEVICE", "DUCKBERT_PRECISION"):
+    for name in ("DUCKBERT_MODEL", "DUCKBERT_DB", "DUCKBERT_PRECISION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DUCKBERT_HISTORY", str(tmp_path / "history"))
 

@@ -113,6 +113,7 @@ def test_device_choice(monkeypatch):
 
     assert choose_device("cpu") == "cpu"
     assert choose_device(" CPU ") == "cpu"
+    monkeypatch.delenv("DUCKBERT_DEVICE", raising=False)
     expected_auto = "cuda" if torch.cuda.is_available() else "cpu"
     assert choose_device() == expected_auto
     assert choose_device("auto") == expected_auto

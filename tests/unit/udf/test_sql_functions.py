@@ -32,7 +32,6 @@ def _one_torch_thread(one_torch_thread):
 @pytest.fixture(autouse=True)
 def _no_env_model(monkeypatch):
     monkeypatch.delenv("DUCKBERT_MODEL", raising=False)
-    monkeypatch.delenv("DUCKBERT_DEVICE", raising=False)
     monkeypatch.delenv("DUCKBERT_PRECISION", raising=False)
 
 
