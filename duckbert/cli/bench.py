@@ -1,4 +1,4 @@
-"""Benchmark commands: `duckbert bench speed` and `duckbert bench quality`."""
+"""Benchmark commands: `duckbert bench speed`, `duckbert bench quality` and `duckbert bench gpu`."""
 
 import shlex
 import sys
@@ -197,3 +197,58 @@ def quality(rows, users, shift_users, fractions, holdout_family, test_share, boo
 
 
 COMMANDS = [bench]
+
+
+@bench.command("gpu")
+@click.option("--sessions", type=click.IntRange(min=20), default=200_000, show_default=True,
+              help="Sessions to generate (about; the generator makes ~3.8 per user).")
+@click.option("--finetune-rows", type=click.IntRange(min=10), default=20_000, show_default=True,
+              help="Labelled sessions the one fine-tuning epoch trains on.")
+@click.option("--base-model", default=None,
+              help="Pre-trained encoder [default: the packaged all-MiniLM-L6-v2].")
+@click.option("--dry-run", is_flag=True,
+              help="Every step on the CPU at tiny sizes (300 sessions): tests the check, "
+                   "measures nothing, never writes the docs.")
+@output_options("gpu")
+@click.option("--seed", type=int, default=0, show_default=True, help="Generator seed.")
+def gpu(sessions, finetune_rows, base_model, dry_run, out_path, docs_path, no_docs, work_dir,
+        seed):
+    """The GPU check (bench/gpu_check.sh): generate, load, build, train, score in SQL.
+
+    Sessions/s of anomaly_score() at the approved precision against fp32 and a plain torch
+    forward on the same GPU, utilisation, peak memory and flag agreement with fp32. Fails
+    with the step's name when something is missing (no CUDA GPU without --dry-run).
+    """
+    import datetime
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from duckbert.benchmarks.docs_block import write_block
+    from duckbert.benchmarks.gpu_check import (
+        GpuCheckConfig,
+        GpuCheckError,
+        docs_table,
+        run_gpu_check,
+        summary_lines,
+    )
+
+    if dry_run:
+        sessions, finetune_rows = min(sessions, 300), min(finetune_rows, 64)
+    work = Path(work_dir or tempfile.mkdtemp(prefix="duckbert-gpu-check-"))
+    cfg = GpuCheckConfig(work_dir=work, sessions=sessions, finetune_rows=finetune_rows,
+                         base_model=base_model, dry_run=dry_run, seed=seed)
+    try:
+        result = run_gpu_check(cfg, log=click.echo)
+    except GpuCheckError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("")
+    for line in summary_lines(result):
+        click.echo(line)
+    out = Path(out_path or work / "gpu_check.json")
+    out.write_text(json.dumps(result, indent=2))
+    click.echo(f"\nJSON: {out}")
+    if not (dry_run or no_docs):
+        date = datetime.date.today().isoformat()
+        path = write_block(docs_path, "GPU", "gpu", docs_table(result, _command(), date))
+        click.echo(f"docs: {path} (GPU section)")
