@@ -34,6 +34,8 @@ def reference_bins(values) -> list[tuple[float | None, float | None, int]]:
 
     Edges are the deciles, deduplicated (a discrete or tied distribution gets fewer bins);
     the first bin is open below and the last open above (None), so any later value has a bin.
+    No finite value gives no bins; one value gives one bin; one value with rare others (9 in
+    10 sessions the same) still gets two, so a move away from that value shows as drift.
     """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -43,6 +45,9 @@ def reference_bins(values) -> list[tuple[float | None, float | None, int]]:
     edges = np.unique(np.quantile(values, np.arange(1, BASELINE_BINS) / BASELINE_BINS,
                                   method="lower"))
     edges = edges[edges > values.min()]
+    above = values[values > values.min()]
+    if edges.size == 0 and above.size:  # one value with rare others: still two bins
+        edges = np.array([above.min()])
     counts = np.bincount(np.searchsorted(edges, values, side="right"),
                          minlength=edges.size + 1)
     bounds = [None, *edges.tolist(), None]

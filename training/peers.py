@@ -94,9 +94,44 @@ def isolation_forest(x_fit, x_val, y_val, x_test, seed: int = 0):
     return val_scores, test_scores, {"n_estimators": n}
 
 
-def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int) -> dict:
+def usable_features(x_train: np.ndarray, columns: list[str]) -> tuple[np.ndarray, dict]:
+    """Columns the aggregate peers can learn from: (their indices, {dropped name: why}).
+
+    A column with no finite value in the training rows (every price NULL) or one value and no
+    NULL (a constant) carries nothing and breaks some estimators' binning; it is dropped. One
+    value with NULLs elsewhere is kept: whether the value is there can tell.
+    """
+    keep, dropped = [], {}
+    for j, name in enumerate(columns):
+        column = x_train[:, j]
+        finite = column[np.isfinite(column)]
+        if finite.size == 0:
+            dropped[name] = "all NULL"
+        elif finite.size == column.size and np.ptp(finite) == 0:
+            dropped[name] = "constant"
+        else:
+            keep.append(j)
+    return np.array(keep, dtype=int), dropped
+
+
+def impute(x_fit: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Non-finite values replaced by the fitting rows' median of their column (isolation
+    forests take no NULLs); a column with no finite value becomes 0."""
+    x_fit = np.where(np.isfinite(x_fit), x_fit, np.nan)
+    with np.errstate(all="ignore"):
+        medians = np.nanmedian(np.where(np.isnan(x_fit).all(axis=0), 0.0, x_fit), axis=0) \
+            if x_fit.size else np.zeros(x_fit.shape[1])
+    medians = np.nan_to_num(medians)
+    return [np.where(np.isfinite(x), x, medians) for x in (x_fit, *others)]
+
+
+def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
+                  log=print) -> dict:
     """The classic detectors on the same split as the model, each with its own max-F1
-    threshold on validation; test metrics per peer (`aggregates` from read_aggregates)."""
+    threshold on validation; test metrics per peer (`aggregates` from read_aggregates).
+
+    Aggregate columns that are all NULL or constant on the training rows are dropped (and
+    named in the result); with none left, the aggregate peers are reported as skipped."""
     from training.calibrate import max_f1
     from training.metrics import evaluate_scores
 
@@ -121,14 +156,27 @@ def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int) -> 
     by_id, columns = aggregates
     if columns:
         def matrix(rows):
-            return np.stack([by_id[str(sessions.ids[r])] for r in rows])
+            x = np.stack([by_id[str(sessions.ids[r])] for r in rows])
+            return np.where(np.isfinite(x), x, np.nan)
 
         x_train, x_val, x_test = matrix(split.train), matrix(split.val), matrix(split.test)
+        keep, dropped = usable_features(x_train, columns)
+        if dropped:
+            log("  peers: aggregate columns left out: " + ", ".join(
+                f"{name} ({why})" for name, why in dropped.items()))
+        if keep.size == 0:
+            reason = "no aggregate column with more than one value"
+            out["gbm_aggregates"] = {"skipped": reason, "dropped_features": dropped}
+            out["isolation_forest_aggregates"] = {"skipped": reason}
+            return out
+        features = [columns[j] for j in keep]
+        x_train, x_val, x_test = x_train[:, keep], x_val[:, keep], x_test[:, keep]
         val_scores, test_scores, params = gradient_boosting(
             x_train, labels[split.train], x_val, labels[split.val], x_test, seed)
-        record("gbm_aggregates", val_scores, test_scores, params=params, features=columns)
-        val_scores, test_scores, params = isolation_forest(
-            np.concatenate([x_train, x_val]), x_val, labels[split.val], x_test,
-            seed)
+        record("gbm_aggregates", val_scores, test_scores, params=params, features=features,
+               dropped_features=dropped)
+        x_fit, x_val, x_test = impute(np.concatenate([x_train, x_val]), x_val, x_test)
+        val_scores, test_scores, params = isolation_forest(x_fit, x_val, labels[split.val],
+                                                           x_test, seed)
         record("isolation_forest_aggregates", val_scores, test_scores, params=params)
     return out

@@ -26,3 +26,5 @@ class TrainResult:
     note: str = ""
     retrained: bool = True
     timings: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    """Optional steps that failed, [{step, cause}] (training.optional); the model is kept."""

@@ -41,10 +41,14 @@ def train_summary(result) -> str:
     lines += metrics_block(result.test, "test split")
     if result.peers:
         ours = result.test.get("pr_auc")
-        peer_text = ", ".join(f"{name} {_fmt(v.get('pr_auc'))}"
-                              for name, v in result.peers.items())
+        peer_text = ", ".join(
+            f"{name} " + (f"skipped ({v['skipped']})" if "skipped" in v
+                          else _fmt(v.get("pr_auc")))
+            for name, v in result.peers.items())
         lines.append(f"  peers on the same split (test PR-AUC): duckbert {_fmt(ours)} vs "
                      f"{peer_text}")
     lines.append(f"  artifact: {result.path}")
     lines.append("  current model: " + ("yes" if result.kept else f"no — {result.note}"))
+    for skipped in result.skipped:
+        lines.append(f"  skipped step: {skipped['step']} — {skipped['cause']}")
     return "\n".join(lines)

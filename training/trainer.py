@@ -11,37 +11,18 @@ dbt test `duckbert_drift` compares with the warehouse now (population stability 
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
-from training.baselines import score_baselines
-from training.calibrate import choose_threshold
 from training.config import TrainConfig
+from training.finish import models_dir
 from training.labelled import check_labels, open_warehouse, read_sessions
-from training.metrics import evaluate_scores
-from training.peers import compare_peers
-from training.record import record_model
 from training.result import TrainResult
 from training.splits import make_split
 from training.threads import single_thread
 from udf.sqlident import quote_identifier, quote_table
-
-
-def _models_dir(cfg: TrainConfig) -> Path:
-    return Path(cfg.models_dir) if cfg.models_dir else Path(cfg.db_path).resolve().parent / \
-        "models"
-
-
-def _remove_stale_temp(directory: Path) -> None:
-    """Half-written artifacts of killed runs are hidden `.NAME.tmp-*` dirs; sweep them."""
-    if directory.exists():
-        for path in directory.glob(".*.tmp-*"):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 class Run:
@@ -140,7 +121,7 @@ class Run:
         started = time.monotonic()
         texts = [self.sessions.texts[r] for r in rows]
         ids = model.tokenizer.ids(texts)
-        pooled = embed_texts(model, texts, ids, self.device, _models_dir(self.cfg) /
+        pooled = embed_texts(model, texts, ids, self.device, models_dir(self.cfg) /
                              ".embeddings", progress=self.cfg.progress)
         self.timings["encode"] = round(time.monotonic() - started, 2)
         return ids, pooled
@@ -287,61 +268,14 @@ class Run:
     # -- finishing ----------------------------------------------------------------------
 
     def finish(self, model, mode, plan, val_scores, test_scores, val_texts, keep=True,
-                labelled=True) -> TrainResult:
-        from training.precision import precision_check
-        from udf.artifact import new_version, save_model
+               labelled=True) -> TrainResult:
+        """Threshold, test metrics, optional steps, save and record (training.finish)."""
+        from training.finish import finish_run
 
-        cfg = self.cfg
-        sessions = self.sessions
-        if labelled:
-            val_labels = sessions.labels[self.split.val]
-            threshold, policy = choose_threshold(cfg, val_labels, val_scores)
-            families = sessions.families
-            validation = evaluate_scores(val_labels, val_scores, threshold, curve=False)
-            test = evaluate_scores(sessions.labels[self.split.test], test_scores, threshold,
-                                   families[self.split.test] if families is not None else None)
-        else:
-            threshold, policy = choose_threshold(cfg, None, val_scores)
-            validation, test = {}, {}
-        with single_thread():
-            peers = compare_peers(sessions, self.split, self.aggregates, cfg.seed) \
-                if labelled and cfg.compare_peers else {}
-        check = precision_check(model, val_texts, cfg.seed, log=self.log)
-        version = new_version()
-        directory = _models_dir(cfg)
-        _remove_stale_temp(directory / cfg.name)
-        path = directory / cfg.name / version
-        meta = {
-            "name": cfg.name, "version": version, "base_model": self.base_name,
-            "training_mode": mode, "text_format": self._text_format(),
-            "threshold": float(threshold), "threshold_policy": policy,
-            "precision_check": check,
-            "metrics": {"test": test, "validation": validation, "peers": peers},
-            "head_params": self.head_params, "lexical_params": self.lexical_params,
-            "history": self.history,
-            "training_table": cfg.table, "training_fingerprint": sessions.fingerprint,
-            "n_train": int(self.split.train.size) if labelled else len(sessions),
-            "split_sizes": self.split.sizes() if labelled else {},
-            "plan": plan, "config": cfg.to_dict(),
-        }
-        from udf.embedding_store import encoder_key
+        return finish_run(self, model, mode, plan, val_scores, test_scores, val_texts,
+                          keep=keep, labelled=labelled)
 
-        meta["encoder_key"] = encoder_key(model)
-        meta["embedding_store"] = os.path.relpath(directory / ".embeddings", path)
-        save_model(model, path, meta, base_dir=self.base_dir)
-        baselines = score_baselines(path, sessions.texts, self.lengths, self.device,
-                                    cfg.seed, self.log)
-        record_model(cfg.db_path, meta, path, keep, baselines)
-        seconds = time.monotonic() - self.started
-        return TrainResult(cfg.name, version, str(path), mode, keep, float(threshold), policy,
-                           test, validation, peers, plan, seconds,
-                           int(sessions.labelled.size),
-                           self.split.sizes() if labelled else {},
-                           "" if keep else "the retrained model was worse on validation; "
-                           "the current model stays current",
-                           timings={**self.timings, "total": round(seconds, 2)})
-
-    def _text_format(self) -> str | None:
+    def text_format(self) -> str | None:
         con = open_warehouse(self.cfg.db_path, read_only=True)
         try:
             columns = {r[0] for r in con.execute(
@@ -353,9 +287,6 @@ class Run:
             return rows[0][0] if len(rows) == 1 else None
         finally:
             con.close()
-
-
-
 
 def train(cfg: TrainConfig, log=print) -> TrainResult:
     """Train per `cfg`; see TrainConfig for every option."""

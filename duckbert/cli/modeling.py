@@ -5,6 +5,8 @@ import click
 from duckbert.cli.common import db_option, run_clearly
 from training.config import MODES
 
+SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was skipped
+
 
 @click.command()
 @db_option
@@ -45,7 +47,12 @@ from training.config import MODES
 def train(db_path, table, text_col, label_col, base_model, mode, time_budget, epochs, name,
           split, target_precision, contamination, resume, seed, device, models_dir, no_peers,
           quiet):
-    """Fine-tune BERT on labelled sessions from the warehouse and make it current."""
+    """Fine-tune BERT on labelled sessions from the warehouse and make it current.
+
+    Exit status: 0 when every step ran; 3 when the model was saved and recorded but an
+    optional step (peers, precision check, drift baselines) failed and was skipped (the
+    summary names it and the cause); 1 on bad input or state.
+    """
     from training.config import TrainConfig
     from training.summary import train_summary
     from training.trainer import train as run_training
@@ -64,6 +71,8 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
             run_clearly(lambda: refresh_training_labels(db_path, click.echo))
         result = run_clearly(lambda: run_training(cfg, log=click.echo))
     click.echo(train_summary(result))
+    if result.skipped:
+        raise SystemExit(SKIPPED_STEPS_EXIT)
 
 
 @click.command()
