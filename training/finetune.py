@@ -15,10 +15,12 @@ import time
 import numpy as np
 import torch
 
+from training.batch_steps import CPU_BATCH, AccumulatingStep, plan_batch
+
 LORA_TARGETS = ("query", "key", "value", "dense")
 ENCODER_LR = {"full": 3e-5, "lora": 5e-4}
 HEAD_LR = 1e-3
-BATCH_SIZE = 32
+BATCH_SIZE = CPU_BATCH  # the GPU's batch follows its memory (training.batch_steps)
 
 
 def _batches(lengths: np.ndarray, rows: np.ndarray, batch_size: int, rng) -> list[np.ndarray]:
@@ -44,12 +46,17 @@ def _wrap_lora(encoder, seed: int):
     return get_peft_model(encoder, config)
 
 
-def predict(model, texts: list[str], ids: list[list[int]], device: str) -> np.ndarray:
-    """Probabilities of the current (possibly training) model, in input order."""
+def predict(model, texts: list[str], ids: list[list[int]], device: str,
+            precision: str | None = None) -> np.ndarray:
+    """Probabilities of the current (possibly training) model on `device`, in input order.
+
+    `precision` None: bf16 autocast on a GPU (quick, for choosing epochs), fp32 on the CPU.
+    Threshold and test metrics are computed with one explicit precision for both."""
     from udf.encode import iter_pooled
 
-    model.eval()
-    precision = "bf16" if str(device).startswith("cuda") else "fp32"
+    model.to(device).eval()
+    if precision is None:
+        precision = "bf16" if str(device).startswith("cuda") else "fp32"
     out = np.zeros(len(ids), dtype=np.float64)
     for rows, pooled, _ in iter_pooled(model, ids, device, precision):
         lexical = model.lexical_inputs([texts[r] for r in rows], device=device)
@@ -87,7 +94,8 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
         weight_decay=0.01,
     )
     lengths = np.array([min(len(x), model.tokenizer.max_length) for x in ids])
-    steps_per_epoch = math.ceil(len(train_rows) / BATCH_SIZE)
+    batch_size, micro_rows = plan_batch(model, device, int(lengths[train_rows].max()) + 2)
+    steps_per_epoch = math.ceil(len(train_rows) / batch_size)
     total = max(1, steps_per_epoch * epochs)
     warmup = max(1, total // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -106,7 +114,9 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4)}]
     best_epoch = 0
     log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
-    autocast = str(device).startswith("cuda")
+    step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows)
+    if batch_size != BATCH_SIZE or micro_rows != batch_size:
+        log(f"  {mode}: batches of {batch_size} sessions, micro-batches of {micro_rows}")
     started = time.monotonic()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -114,19 +124,10 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
         if imbalance == "balanced":
             p = np.where(labels[train_rows] == 1, 0.5 / max(n_pos, 1), 0.5 / max(n_neg, 1))
             rows_order = rng.choice(train_rows, size=len(train_rows), p=p / p.sum())
-        batches = _batches(lengths, rows_order, BATCH_SIZE, rng)
+        batches = _batches(lengths, rows_order, batch_size, rng)
         for batch in tqdm(batches, desc=f"{mode} epoch {epoch}/{epochs}", disable=not progress,
                           leave=False):
-            batch_ids = [ids[r] for r in batch]
-            input_ids, mask = model.tokenizer.batch(batch_ids)
-            input_ids, mask = input_ids.to(device), mask.to(device)
-            lexical = model.lexical_inputs([texts[r] for r in batch], device=device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                pooled = model.embed(input_ids, mask)
-            logits = model.head.logits(pooled.float(), lexical)
-            loss = loss_fn(logits, y[batch].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            step(optimizer, batch)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
@@ -143,6 +144,6 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     model.load_state_dict(best_state)
     if mode == "lora":
         model.encoder = model.encoder.merge_and_unload()
-    val_scores = predict(model, val_texts, val_ids, device)
+    val_scores = predict(model, val_texts, val_ids, device, "fp32")
     model.to("cpu").eval()
     return model, float(best_auc), val_scores, history, best_epoch

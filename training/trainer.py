@@ -197,8 +197,10 @@ class Run:
             # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
             if best_epoch > 0 and ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc
+                # the same device and precision as the validation scores that set the threshold
                 test_scores = predict(model, self.texts(local["test"]),
-                                      [ids[i] for i in local["test"]], "cpu")
+                                      [ids[i] for i in local["test"]], self.device, "fp32")
+                model.to("cpu")
             else:
                 self.log(f"  {mode}: no epoch beat the head on validation (PR-AUC "
                          f"{val_auc:.4f}); keeping head mode")

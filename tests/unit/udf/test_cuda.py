@@ -65,8 +65,9 @@ def test_a_fine_tuning_run_on_the_gpu_writes_a_model_the_cpu_scores(tmp_path, ti
     cfg = TrainConfig(db_path=db, base_model=str(tiny_bert), mode="full", epochs=1,
                       progress=False, compare_peers=False, device="cuda")
     result = train(cfg, log=lambda *a, **k: None)
+    assert result.timings["finetune"] > 0  # the epoch ran on the GPU (it may lose to the head)
     meta = json.loads((Path(result.path) / "duckbert.json").read_text())
-    assert meta["training_mode"] == "full"
+    assert meta["training_mode"] in ("full", "head")
     with duckdb.connect(str(db)) as con:
         import duckbert
 

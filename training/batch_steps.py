@@ -1,0 +1,83 @@
+"""Fine-tuning batches sized to the device, run as micro-batches whose gradients accumulate.
+
+On the CPU the batch is the classic 32 sessions. On a GPU it grows with the memory the device
+has free (up to 256): activation memory per session is estimated from the encoder's shape
+(per layer about L*h*(34 + 5*a*L/h) bytes at 16-bit, Korthikanti et al. 2022). Where even 32
+do not fit, or a step runs out of memory anyway, the batch runs as micro-batches whose
+gradients accumulate, so the optimiser still sees one batch; an out-of-memory error halves
+the micro-batch and the step is retried from zero gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+CPU_BATCH = 32
+GPU_BATCH = (32, 256)  # smallest and largest batch on a GPU
+MEMORY_SHARE = 0.5  # of the free device memory, for activations
+
+
+def activation_bytes_per_row(config, length: int) -> float:
+    """Training activations of one session of `length` tokens through the encoder (16-bit)."""
+    h, a = int(config.hidden_size), int(config.num_attention_heads)
+    return float(config.num_hidden_layers) * length * h * (34 + 5 * a * length / h)
+
+
+def plan_batch(model, device: str, max_width: int) -> tuple[int, int]:
+    """(batch rows, micro-batch rows) for fine-tuning `model` on `device`."""
+    if not str(device).startswith("cuda"):
+        return CPU_BATCH, CPU_BATCH
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    fits = int(free * MEMORY_SHARE // activation_bytes_per_row(model.encoder.config, max_width))
+    batch = max(GPU_BATCH[0], min(GPU_BATCH[1], fits))
+    return batch, max(1, min(batch, fits))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc)
+
+
+class AccumulatingStep:
+    """Gradients of one batch, summed over micro-batches (the caller then steps the
+    optimiser). `micro_rows` halves on out-of-memory; `halvings` counts how often."""
+
+    def __init__(self, model, texts, ids, y, loss_fn, device: str, micro_rows: int):
+        self.model, self.texts, self.ids, self.y = model, texts, ids, y
+        self.loss_fn, self.device = loss_fn, device
+        self.micro_rows = int(micro_rows)
+        self.halvings = 0
+        self.autocast = str(device).startswith("cuda")
+
+    def __call__(self, optimizer, batch) -> float:
+        while True:
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                return self._accumulate(batch)
+            except RuntimeError as exc:
+                if not _is_oom(exc) or self.micro_rows == 1:
+                    raise
+                optimizer.zero_grad(set_to_none=True)
+                if self.autocast:
+                    torch.cuda.empty_cache()
+                self.micro_rows = max(1, math.ceil(min(self.micro_rows, len(batch)) / 2))
+                self.halvings += 1
+
+    def _accumulate(self, batch) -> float:
+        total = 0.0
+        for start in range(0, len(batch), self.micro_rows):
+            rows = batch[start : start + self.micro_rows]
+            input_ids, mask = self.model.tokenizer.batch([self.ids[r] for r in rows])
+            input_ids = input_ids.to(self.device, non_blocking=True)
+            mask = mask.to(self.device, non_blocking=True)
+            lexical = self.model.lexical_inputs([self.texts[r] for r in rows],
+                                                device=self.device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+                pooled = self.model.embed(input_ids, mask)
+            logits = self.model.head.logits(pooled.float(), lexical)
+            # mean over the micro-batch, weighted by its share: the batch's mean loss
+            loss = self.loss_fn(logits, self.y[rows].to(self.device)) * (len(rows) / len(batch))
+            loss.backward()
+            total += float(loss.detach())
+        return total
