@@ -58,14 +58,43 @@ def open_warehouse(db_path: str, read_only: bool):
     return connect_warehouse(db_path, read_only=read_only, must_exist=True)
 
 
+def locate_table(con, name: str) -> str:
+    """Where the labelled table `name` lives: `name` itself when the warehouse resolves it
+    (qualified names always are), else the one table of that name in any schema or attached
+    database, e.g. a dbt project's `analytics.training_sessions`; several: a clear error."""
+    quote_table(name)  # validated before it reaches SQL
+    if "." in name:
+        return name
+    try:
+        con.execute(f"select * from {quote_table(name)} limit 0")
+        return name
+    except Exception as exc:
+        if "does not exist" not in str(exc) and "Catalog Error" not in str(exc):
+            raise
+    rows = con.execute(
+        "select table_catalog, table_schema from information_schema.tables "
+        "where table_name = ? order by all", [name]).fetchall()
+    if len(rows) > 1:
+        places = ", ".join(f"{catalog}.{schema}.{name}" for catalog, schema in rows)
+        raise TrainingDataError(
+            f"several tables are named {name!r} ({places}); pass --table with the one to "
+            "use, e.g. --table schema.training_sessions"
+        )
+    if not rows:
+        return name  # _columns says it does not exist
+    catalog, schema = rows[0]
+    return f"{catalog}.{schema}.{name}"
+
+
 def _columns(con, table: str) -> dict[str, str]:
     try:
         rows = con.execute(f"describe {quote_table(table)}").fetchall()
     except Exception as exc:
         if "does not exist" in str(exc) or "Catalog Error" in str(exc):
             raise TrainingDataError(
-                f"table {table!r} does not exist in the warehouse; run `duckbert build` to "
-                "create training_sessions, or pass --table"
+                f"table {table!r} does not exist in the warehouse; run `duckbert build` (or "
+                "`dbt build` in a project that installs the duckbert package) to create "
+                "training_sessions, or pass --table"
             ) from exc
         raise
     return {row[0]: row[1] for row in rows}

@@ -11,7 +11,9 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
 @click.command()
 @db_option
 @click.option("--table", default="training_sessions", show_default=True,
-              help="Labelled table to train on.")
+              help="Labelled table to train on: [database.][schema.]table; a bare name "
+                   "outside the default schema is found in the schema that holds it (a dbt "
+                   "project's target schema).")
 @click.option("--text-col", default="session_text", show_default=True,
               help="Column with the session text.")
 @click.option("--label-col", default="is_anomaly", show_default=True,
@@ -57,6 +59,7 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
     from training.summary import train_summary
     from training.trainer import train as run_training
 
+    table = run_clearly(lambda: _locate(db_path, table))
     cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
                   label_col=label_col, base_model=base_model, mode=mode,
                   time_budget_s=time_budget * 60, epochs=epochs, name=name, split=split,
@@ -67,7 +70,7 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
     from duckbert.writer_lock import writer_turn
 
     with writer_turn(db_path):  # the review queue waits for the run (docs/BI.md)
-        if table == "training_sessions":  # labels made since the last build count too
+        if table == "training_sessions":  # duckbert's own build: labels made since count too
             run_clearly(lambda: refresh_training_labels(db_path, click.echo))
         result = run_clearly(lambda: run_training(cfg, log=click.echo))
     click.echo(train_summary(result))
@@ -97,6 +100,7 @@ def evaluate(db_path, model, table, text_col, label_col, split_name, as_json):
     from training.evaluate import evaluate_model
     from training.summary import metrics_block
 
+    table = run_clearly(lambda: _locate(db_path, table))
     cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
                   label_col=label_col, progress=False)
     metrics = run_clearly(lambda: evaluate_model(cfg, model,
@@ -136,6 +140,21 @@ def label(db_path, session_ids, is_anomaly, note, family, source):
     verdict = "anomalous" if is_anomaly else "normal"
     click.echo(f"labelled {n} session(s) {verdict}. Next: duckbert build --db {db_path} && "
                f"duckbert train --db {db_path} --resume && duckbert build --db {db_path}")
+
+
+def _locate(db_path: str, table: str) -> str:
+    """The labelled table wherever it lives (training/labelled.py locate_table)."""
+    from pathlib import Path
+
+    from training.labelled import locate_table, open_warehouse
+
+    if not Path(db_path).exists():
+        return table  # training names the missing warehouse
+    con = open_warehouse(db_path, read_only=True)
+    try:
+        return locate_table(con, table)
+    finally:
+        con.close()
 
 
 def _config(cls, **kwargs):
