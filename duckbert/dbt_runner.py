@@ -76,8 +76,9 @@ def dbt_command(
     project: str | os.PathLike | None = None,
     profiles: str | os.PathLike | None = None,
 ) -> list[str]:
-    """The argv of a dbt command on duckbert's project and profiles (or `project`, `profiles`)."""
-    argv = [sys.executable, "-c", _DBT_ENTRY, command,
+    """The argv of a dbt command (e.g. "build", "docs generate") on duckbert's project and
+    profiles (or `project`, `profiles`)."""
+    argv = [sys.executable, "-c", _DBT_ENTRY, *command.split(),
             "--project-dir", str(project or project_dir()),
             "--profiles-dir", str(profiles or profiles_dir())]
     if not colors:

@@ -31,13 +31,15 @@ class UserProject(Warehouse):
     as a Warehouse is; dbt's target/ is root/target)."""
 
     def write(self, vars: dict | None = None, package: dict | None = None,
-              models: dict | None = None, sources: list | None = None) -> UserProject:
-        """The project's files; `package` is the packages.yml entry (default: local path)."""
+              models: dict | None = None, sources: list | None = None,
+              schema: str = "main") -> UserProject:
+        """The project's files; `package` is the packages.yml entry (default: local path);
+        `schema` is the profile's target schema, where the models are built."""
         self.root.mkdir(parents=True, exist_ok=True)
         project = {"name": "shop", "version": "1.0.0", "config-version": 2, "profile": "shop",
                    "vars": vars or {}, "models": models or {}}
         profile = {"shop": {"target": "dev", "outputs": {"dev": {
-            "type": "duckdb", "path": str(self.db), "threads": 2,
+            "type": "duckdb", "path": str(self.db), "schema": schema, "threads": 2,
             "plugins": [{"module": "udf.dbt_plugin"}]}}}}
         packages = {"packages": [package or {"local": str(PACKAGE_DIR)}]}
         self._yaml("dbt_project.yml", project)
@@ -86,3 +88,63 @@ def package_repo(root: Path) -> str:
          "duckbert dbt package")
     _git(root, "clone", "-q", "--bare", str(work), "duckbert.git")
     return (root / "duckbert.git").as_uri()
+
+
+# The shop's own tables, from the synthetic generator's files under the shop's column names:
+# what an analytics engineer's warehouse holds before duckbert arrives. Rows `duckbert load`
+# would reject (no user, unreadable time, unknown type, rating out of range) were never in it.
+SHOP_TABLES = {
+    "events": """
+        select event_time as ts, event_type as kind, cast(user_id as bigint) as uid,
+               user_session as session, product_id as sku, category_id as category,
+               category_code as category_path, brand as maker,
+               try_cast(price as double) as amount, 'web' as channel
+        from read_csv({events}, all_varchar = true)
+        where try_cast(user_id as bigint) is not null
+          and try_cast(replace(event_time, ' UTC', '') as timestamp) is not null
+          and regexp_replace(lower(event_type), '[\\s_-]', '', 'g')
+              in ('view', 'click', 'cart', 'addtocart', 'removefromcart', 'purchase',
+                  'transaction')""",
+    "reviews": """
+        select cast(review_id as integer) as id, user_id as uid, product_id as sku,
+               cast(rating as integer) as stars, review_text as body,
+               cast(replace(created_at, ' UTC', '') as timestamp) as written_at
+        from read_csv({reviews}, all_varchar = true)
+        where rating in ('1', '2', '3', '4', '5')""",
+    "abuse_labels": """
+        select user_session as session, case is_anomaly when 'true' then 1 else 0 end as flag,
+               anomaly_family
+        from read_csv({labels}, all_varchar = true)""",
+}
+# The vars that point duckbert at those tables (README "Inside your dbt project").
+SHOP_VARS = {
+    "duckbert_events": "{{ source('shop', 'events') }}",
+    "duckbert_event_columns": {
+        "event_time": "ts", "event_type": "kind", "user_id": "uid", "user_session": "session",
+        "product_id": "sku", "category_id": "category", "category_code": "category_path",
+        "brand": "maker", "price": "amount"},
+    "duckbert_reviews": "{{ source('shop', 'reviews') }}",
+    "duckbert_review_columns": {
+        "review_id": "id", "user_id": "uid", "product_id": "sku", "rating": "stars",
+        "review_text": "body", "created_at": "written_at"},
+    "duckbert_labels": "{{ source('shop', 'abuse_labels') }}",
+    "duckbert_label_columns": {"user_session": "session", "is_anomaly": "flag"},
+}
+SHOP_SOURCES = [{"name": "shop", "description": "The shop's own tables.", "schema": "main",
+                 "tables": [{"name": name} for name in SHOP_TABLES]}]
+
+
+def write_shop_tables(db: Path, data: Path) -> None:
+    """The shop's tables in `db` from the generator's events/reviews/labels CSVs in `data`."""
+    import duckdb
+
+    from udf.sqlident import quote_identifier, quote_literal
+
+    files = {name: quote_literal(str(data / f"{name}.csv"))
+             for name in ("events", "reviews", "labels")}
+    con = duckdb.connect(str(db))
+    try:
+        for table, select in SHOP_TABLES.items():
+            con.execute(f"create table {quote_identifier(table)} as {select.format(**files)}")
+    finally:
+        con.close()

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'raw_events') }}
+    select * from {{ duckbert_source('events') }}
 
 ),
 

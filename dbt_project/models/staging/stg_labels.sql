@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'raw_labels') }}
+    select * from {{ duckbert_source('labels') }}
 
 ),
 

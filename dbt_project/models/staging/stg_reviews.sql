@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'raw_reviews') }}
+    select * from {{ duckbert_source('reviews') }}
 
 ),
 
