@@ -30,7 +30,8 @@ def evaluate_model(cfg, model: str, split: str | None = None) -> dict:
         from training.splits import make_split
 
         cfg.seed = int(scorer.meta.get("config", {}).get("seed", cfg.seed))
-        rows = getattr(make_split(sessions, cfg), split)
+        pinned = (scorer.meta.get("split") or {}).get("moved")
+        rows = getattr(make_split(sessions, cfg, pinned=pinned), split)
     scores = np.array(scorer.score([sessions.texts[r] for r in rows]), dtype=np.float64)
     families = sessions.families[rows] if sessions.families is not None else None
     metrics = evaluate_scores(sessions.labels[rows], scores, scorer.threshold, families,

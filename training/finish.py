@@ -18,6 +18,7 @@ from training.calibrate import choose_threshold
 from training.metrics import evaluate_scores
 from training.optional import DRIFT_BASELINES, PEERS, PRECISION_CHECK, OptionalSteps
 from training.result import TrainResult
+from training.splits import split_record
 from training.threads import single_thread
 
 
@@ -81,6 +82,7 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         "training_table": cfg.table, "training_fingerprint": sessions.fingerprint,
         "n_train": int(run.split.train.size) if labelled else len(sessions),
         "split_sizes": run.split.sizes() if labelled else {},
+        "split": split_record(run.split, sessions, cfg) if labelled else {},
         "plan": plan, "config": cfg.to_dict(),
         "skipped_steps": optional.skipped,
     }

@@ -9,7 +9,7 @@ import numpy as np
 
 from training.labelled import TrainingDataError
 from training.result import TrainResult
-from training.splits import make_split
+from training.splits import Split, check_split, make_split, trained_on
 from training.threads import single_thread
 
 
@@ -22,11 +22,41 @@ def new_labels(sessions, since: str | None) -> int:
     return int((stamps > cutoff).sum())
 
 
+def unseen_evaluation_split(run, meta: dict) -> Split:
+    """The split of this run, with every validation/test row the current model may have
+    trained on moved to train: the comparison below is then on rows neither model saw."""
+    record = meta.get("split")
+    if not record:
+        run.log("  the current model records no split (trained by an older duckbert): its "
+                "training users are re-derived from the seed")
+    sessions, created = run.sessions, meta.get("created_at")
+    everyone = sessions.labelled
+    seen_users = set(sessions.groups[everyone[trained_on(sessions, everyone, record, run.cfg,
+                                                         created)]])
+    split = make_split(sessions, run.cfg, frozen=seen_users)
+
+    def seen_rows(rows):
+        if run.cfg.split == "time":  # its training period's rows, not whole users
+            return rows[trained_on(sessions, rows, record, run.cfg, created)]
+        return rows[np.isin(sessions.groups[rows], list(seen_users))]
+
+    seen = {name: seen_rows(getattr(split, name)) for name in ("val", "test")}
+    n_seen = sum(rows.size for rows in seen.values())
+    if n_seen:
+        run.log(f"  {n_seen} validation/test rows the current model trained on go to train")
+        split = Split(np.sort(np.concatenate([split.train, *seen.values()])),
+                      np.setdiff1d(split.val, seen["val"]),
+                      np.setdiff1d(split.test, seen["test"]), moved=split.moved)
+        check_split(run.sessions, split, run.cfg)
+    return split
+
+
 def resume(run) -> TrainResult:
     """Retrain the current model's head on the labels that arrived since it was trained.
 
-    The split is the current model's (same seed); the result becomes current only if its
-    validation PR-AUC is no worse than the current model's on the same rows.
+    The split is the current model's (same seed, users by their own hash), less every row
+    the current model trained on (unseen_evaluation_split); the result becomes current only
+    if its validation PR-AUC is no worse than the current model's on the same rows.
     """
     from training.head_trainer import HeadParams, fit_head, head_scores
     from udf.artifact import load_model
@@ -48,7 +78,7 @@ def resume(run) -> TrainResult:
     run.base_dir = Path(run.current.path)
     run.base_name = meta["base_model"]
     run.cfg.seed = int(meta.get("config", {}).get("seed", run.cfg.seed))
-    run.split = make_split(run.sessions, run.cfg)
+    run.split = unseen_evaluation_split(run, meta)
     warm = isinstance(model.head, ClassifierHead)
     if model.hasher is None:
         from udf.lexical import NgramHasher

@@ -99,8 +99,11 @@ class Run:
         for name in ("train", "val", "test"):
             rows = getattr(self.split, name)
             parts.append(f"{name} {rows.size} ({int((labels[rows] == 1).sum())} anomalous)")
-        how = "by user, stratified" if self.cfg.split == "user" else "by time"
+        how = "by user (each user's own hash)" if self.cfg.split == "user" else "by time"
         self.log(f"split {how}: " + ", ".join(parts))
+        if self.split.moved:
+            self.log(f"  {len(self.split.moved)} anomalous users moved from train so that "
+                     "validation and test hold enough anomalies (rare-anomaly guard)")
 
     def _base_model(self):
         from udf.base_models import DEFAULT_BASE_MODEL, resolve_base_model

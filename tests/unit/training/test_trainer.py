@@ -189,3 +189,35 @@ def test_scorer_reuses_training_embeddings_bit_for_bit(warehouse, tiny_bert):
     assert stored.score(texts) == fresh.score(texts)
     assert stored.store_hits == len(set(texts)) - 1
     assert stored.forward_rows == 1
+
+
+def test_resume_evaluates_only_on_users_the_current_model_never_trained_on(tmp_path,
+                                                                            tiny_bert):
+    """The current model's validation anomalies are relabelled normal and new users arrive:
+    the rare-anomaly guard must fill validation from users the current model never saw."""
+    from training.splits import user_split
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "w.duckdb", users=150)
+    first = train(config(db, tiny_bert), log=quiet)
+    fractions = read_meta(first.path)["split"]["fractions"]
+    con = duckdb.connect(db)
+    users = [r[0] for r in con.execute("select distinct user_id from training_sessions")
+             .fetchall()]
+    old_train = {u for u in users if user_split(u, fractions, 0) == 0}
+    old_val = [u for u in users if user_split(u, fractions, 0) == 1]
+    con.execute("update training_sessions set is_anomaly = false, labelled_at = now() "
+                "where is_anomaly and list_contains(?, user_id)", [old_val])
+    make_training_table(tmp_path / "new.duckdb", users=30, seed=9, anomaly_rate=0.2)
+    con.execute(f"attach '{tmp_path / 'new.duckdb'}' as new (read_only)")
+    con.execute("insert into training_sessions select 'n' || session_id, 'n' || user_id, "
+                "session_text, is_anomaly, anomaly_family, session_start, n_events, now(), "
+                "text_format from new.training_sessions")
+    con.close()
+    lines = []
+    resumed = train(config(db, tiny_bert, resume=True), log=lines.append)
+    assert resumed.retrained
+    moved = read_meta(resumed.path)["split"]["moved"]
+    assert moved, "validation had no anomalies left: the guard should have moved some"
+    assert not set(moved) & old_train
+    assert all(u.startswith("n") for u in moved)
