@@ -37,7 +37,9 @@ class TrainConfig:
     mode: str = "auto"
     """head (frozen encoder, train the head), full, lora, unsupervised, or auto."""
     time_budget_s: float = 600.0
-    """Wall-clock budget that `auto` plans for (encode + train), in seconds."""
+    """Wall-clock budget that `auto` plans for (encode + train), in seconds; with `auto` the
+    fine-tuning it chose also stops after the epoch that overruns it. Explicit modes ignore
+    it: `mode='full', epochs=3` runs three epochs."""
     epochs: int | None = None
     """Epochs for full/LoRA fine-tuning (default 3)."""
     finetune_max_rows: int | None = None
@@ -46,7 +48,8 @@ class TrainConfig:
     head_epochs: int = 30
     """Epochs of each head candidate: a fixed budget, not chosen on validation."""
     name: str = "duckbert"
-    """Model name in duckbert_models; versions of one name replace each other as current."""
+    """Model name in duckbert_models and the artifact folder; it groups versions. The warehouse
+    has exactly one current model (udf.registry): a kept run of any name becomes it."""
     split: str = "user"
     """user: grouped by user, stratified; time: train on the past, test on the future."""
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)

@@ -180,7 +180,9 @@ class Run:
             from training.finetune import finetune, predict
 
             epochs = cfg.epochs or plan.epochs or 3
-            budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started))
+            # the budget is what --mode auto planned for; an explicit mode runs its epochs
+            budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started)) \
+                if cfg.mode == "auto" else None
             train_rows, val_rows = local["train"], local["val"]
             if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
                 rng = np.random.default_rng(cfg.seed)
@@ -197,6 +199,7 @@ class Run:
             self.timings["finetune"] = round(time.monotonic() - started, 2)
             self.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
             history["finetune"] = ft_history
+            history["finetune_time_budget_s"] = budget  # None: the explicit mode's epochs
             # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
             if best_epoch > 0 and ft_auc > val_auc:
                 val_scores, val_auc = ft_val, ft_auc

@@ -26,11 +26,15 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
               help="head: frozen encoder + trained head; full/lora: fine-tune; unsupervised: "
                    "kNN distance, no labels needed; auto: the best that fits --time-budget.")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=10.0, show_default=True,
-              help="Minutes that --mode auto may plan for.")
+              help="Minutes that --mode auto may plan for (explicit modes ignore it).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs for full/LoRA fine-tuning [default: 3].")
+              help="Epochs for full/LoRA fine-tuning [default: 3]; all of them run.")
+@click.option("--finetune-max-rows", type=click.IntRange(min=1), default=None,
+              help="Fine-tune full/LoRA on a seeded sample of this many training sessions "
+                   "(the head, validation and test still use every row).")
 @click.option("--name", default="duckbert", show_default=True,
-              help="Model name; a new version of it becomes current.")
+              help="Model name (groups versions); the new version becomes the warehouse's "
+                   "one current model, whatever the previous one's name.")
 @click.option("--split", type=click.Choice(["user", "time"]), default="user",
               show_default=True, help="Group splits by user, or train on past, test on future.")
 @click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=None,
@@ -46,9 +50,9 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
               help="Where artifacts go [default: models/ next to the warehouse].")
 @click.option("--no-peers", is_flag=True, help="Skip the TF-IDF and gradient-boosting peers.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(db_path, table, text_col, label_col, base_model, mode, time_budget, epochs, name,
-          split, target_precision, contamination, resume, seed, device, models_dir, no_peers,
-          quiet):
+def train(db_path, table, text_col, label_col, base_model, mode, time_budget, epochs,
+          finetune_max_rows, name, split, target_precision, contamination, resume, seed,
+          device, models_dir, no_peers, quiet):
     """Fine-tune BERT on labelled sessions from the warehouse and make it current.
 
     Exit status: 0 when every step ran; 3 when the model was saved and recorded but an
@@ -62,7 +66,8 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
     table = run_clearly(lambda: _locate(db_path, table))
     cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
                   label_col=label_col, base_model=base_model, mode=mode,
-                  time_budget_s=time_budget * 60, epochs=epochs, name=name, split=split,
+                  time_budget_s=time_budget * 60, epochs=epochs,
+                  finetune_max_rows=finetune_max_rows, name=name, split=split,
                   target_precision=target_precision, contamination=contamination,
                   resume=resume, seed=seed, device=device, models_dir=models_dir,
                   compare_peers=not no_peers, progress=not quiet)

@@ -221,3 +221,17 @@ def test_resume_evaluates_only_on_users_the_current_model_never_trained_on(tmp_p
     assert moved, "validation had no anomalies left: the guard should have moved some"
     assert not set(moved) & old_train
     assert all(u.startswith("n") for u in moved)
+
+
+def test_an_explicit_mode_runs_all_its_epochs_whatever_the_budget(tmp_path, tiny_bert):
+    """--time-budget is for --mode auto: `--mode full --epochs 3` with the smallest budget
+    still fine-tunes three epochs (it once stopped after one on a CPU)."""
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "w.duckdb", users=80, sessions_per_user=2,
+                             anomaly_rate=0.3)
+    result = train(config(db, tiny_bert, mode="full", epochs=3, time_budget_s=0.001),
+                   log=quiet)
+    history = read_meta(result.path)["history"]
+    assert [e["epoch"] for e in history["finetune"]] == [0, 1, 2, 3]
+    assert history["finetune_time_budget_s"] is None
