@@ -3,6 +3,12 @@
 Training appends one row per run; the UDF runtime reads it to pick the default model. BI tools
 chart its `metrics` JSON. Only a run whose artifact is complete on disk is ever marked current,
 and the switch happens in one transaction.
+
+The rule for "current": a warehouse has at most one current model, the one its builds,
+`anomaly_score(text)`, `anomaly_model()`, the drift test and the BI marts use. Recording a
+kept run of any name makes it current and supersedes the previous current model, whatever
+that one's name. Names group versions: in `anomaly_score(text, 'name')` a name means its
+version that is current, else its newest version that is not rejected (udf.resolve).
 """
 
 from __future__ import annotations
@@ -78,7 +84,8 @@ def ensure_table(con) -> None:
 
 
 def record_run(con, row: dict, make_current: bool) -> None:
-    """Append a training run; when `make_current`, it replaces the current model atomically."""
+    """Append a training run; when `make_current`, it replaces the current model (of any
+    name) atomically."""
     ensure_table(con)
     if make_current and not Path(row["path"], "duckbert.json").exists():
         raise FileNotFoundError(f"refusing to mark {row['path']} current: no duckbert.json")
@@ -103,6 +110,9 @@ def record_run(con, row: dict, make_current: bool) -> None:
         con.execute(
             f"insert into {TABLE} ({', '.join(columns)}) values ({placeholders})", params
         )
+        currents = con.execute(f"select count(*) from {TABLE} where is_current").fetchall()
+        if currents[0][0] > 1:  # the rule above; never commit a second current model
+            raise RuntimeError(f"{TABLE} would hold {currents[0][0]} current models")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

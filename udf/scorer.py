@@ -10,13 +10,13 @@ the scores back into the caller's order.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from udf.batching import Coalescer
 from udf.cache import ScoreCache, text_key
 from udf.encode import MAX_ROWS, TOKEN_BUDGET, OomRetry, device_kind, embed_ids, iter_pooled
+from udf.pool import ScorerPool
 
 
 def _quantize_int8(encoder):
@@ -176,13 +176,14 @@ class Scorer:
             yield rows, pooled, batch_ids
 
 
-_SCORERS: dict[tuple, Scorer] = {}
-_SCORERS_LOCK = threading.Lock()
+# at most DUCKBERT_MAX_MODELS loaded models per process, least recently used out (udf.pool)
+_POOL = ScorerPool()
 
 
 def get_scorer(model_dir: str | Path, device: str | None = None,
                precision: str | None = None) -> Scorer:
-    """The process-wide Scorer for an artifact: loaded on first use, then shared."""
+    """The process-wide Scorer for an artifact: loaded on first use, then shared (at most
+    DUCKBERT_MAX_MODELS of them, udf.pool)."""
     from udf.artifact import META_FILE
 
     path = Path(model_dir).resolve()
@@ -191,15 +192,14 @@ def get_scorer(model_dir: str | Path, device: str | None = None,
     except OSError:
         stamp = None
     key = (str(path), stamp, device, precision)
-    with _SCORERS_LOCK:
-        scorer = _SCORERS.get(key)
-        if scorer is None:
-            scorer = Scorer(path, device=device, precision=precision)
-            _SCORERS[key] = scorer
-        return scorer
+    return _POOL.get(key, lambda: Scorer(path, device=device, precision=precision))
 
 
 def clear_scorers() -> None:
     """Forget loaded models (tests, and long-lived processes after retraining)."""
-    with _SCORERS_LOCK:
-        _SCORERS.clear()
+    _POOL.clear()
+
+
+def loaded_scorers() -> list[tuple]:
+    """Keys (path, stamp, device, precision) of the loaded models, least recently used first."""
+    return _POOL.keys()

@@ -39,7 +39,8 @@ _LOCK = threading.Lock()
 def _scorer_for(binding: Binding, name: str | None = None):
     from udf.scorer import get_scorer
 
-    return get_scorer(binding.default_dir() if name is None else binding.lookup(name))
+    return get_scorer(binding.default_dir() if name is None else
+                      binding.lookup(name, from_sql=True))
 
 
 def _functions(instance: str):
