@@ -122,7 +122,8 @@ class _Loader:
             rejects, scans = self.temp("rejects"), self.temp("scans")
             self.q(
                 f"create temp table {raw} as select *, row_number() over () as {_ROW} "
-                f"from read_csv({path}, {csv_options()}, store_rejects = true, "
+                f"from read_csv({path}, {source.options or csv_options()}, "
+                "store_rejects = true, "
                 f"rejects_table = '{rejects}', rejects_scan = '{scans}')"
             )
             bad_lines = self._bad_lines(rejects)

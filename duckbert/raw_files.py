@@ -39,6 +39,7 @@ class SourceFile:
     path: str
     fmt: str  # csv | parquet
     columns: tuple[str, ...]
+    options: str = ""  # read_csv options for this file (csv_options() or an explicit dialect)
 
 
 def resolve_files(patterns: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
@@ -81,6 +82,36 @@ def csv_options() -> str:
     return "all_varchar = true, header = true, ignore_errors = true"
 
 
+def _explicit_dialect(con, path: str) -> str | None:
+    """read_csv options naming the comma/double-quote dialect and the header's columns, when
+    DuckDB's sniffer missed it: a last line cut inside a quoted field (an export that was
+    truncated) makes the sniffer give up on quotes, and then every quoted newline in review
+    text would split its row. None when the sniffed dialect is fine."""
+    import csv
+    import io
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if b'"' not in head:
+        return None
+    first = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[0:1]
+    if not first or "," not in first[0]:
+        return None
+    try:
+        sniffed = con.execute("select Delimiter, Quote from sniff_csv(?, ignore_errors = true)",
+                              [path]).fetchall()
+    except Exception:  # the sniffer failed outright: the explicit dialect is the way left
+        sniffed = []
+    if sniffed and sniffed[0] == (",", '"'):
+        return None
+    names = next(csv.reader(io.StringIO(first[0])))
+    if len(set(names)) != len(names) or not all(n.strip() for n in names):
+        return None
+    columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
+    return ("header = true, ignore_errors = true, auto_detect = false, delim = ',', "
+            f"quote = '\"', escape = '\"', columns = {{{columns}}}")
+
+
 def _check_utf8(path: str) -> None:
     """Refuse UTF-16/32 text, which DuckDB would misread as one garbled column: by its
     byte-order mark, or by the NUL bytes that fill it (a stray NUL in a field is fine)."""
@@ -101,17 +132,21 @@ def read_header(con, path: str) -> SourceFile:
     fmt = file_format(path)
     if os.path.getsize(path) == 0:
         raise LoadError(f"{path}: the file is empty (no header row)")
+    options = ""
     if fmt == "csv":
         _check_utf8(path)
+        compressed = path.lower().endswith((".gz", ".zst"))
+        options = (None if compressed else _explicit_dialect(con, path)) or csv_options()
     reader = (
         f"read_parquet({quote_literal(path)})" if fmt == "parquet"
-        else f"read_csv({quote_literal(path)}, {csv_options()})"
+        else f"read_csv({quote_literal(path)}, {options})"
     )
     try:
         rows = con.execute(f"describe select * from {reader}").fetchall()
     except Exception as exc:  # duckdb.Error subclasses: IO, parser, invalid input
         raise LoadError(f"{path}: cannot be read as {fmt.upper()}: {exc}") from exc
-    return SourceFile(path=path, fmt=fmt, columns=tuple(row[0] for row in rows))
+    return SourceFile(path=path, fmt=fmt, columns=tuple(row[0] for row in rows),
+                      options=options)
 
 
 def check_columns(spec: RawTable, source: SourceFile, kind: str) -> None:
