@@ -1,11 +1,16 @@
-"""A training run killed at any point leaves the previous model current, no half-written
-artifact visible, and the next run sweeps the debris and succeeds.
+"""A training run killed at any stage leaves the previous model current and serving the
+same scores, no half-written artifact visible, and the next run sweeps the debris and
+succeeds.
 
-One warehouse and models folder; a first run in this process makes model 1 current. Then
-`duckbert train` child processes die by SIGKILL: from outside while the head trains, and from
-inside (tests/reliability/killpoint.py) while the artifact is being written and inside the
-catalog transaction that would make the new version current. The run after a kill sweeps
-the hidden temporary directory the kill left.
+One warehouse and models folder; a first run in this process makes model 1 current and
+records its SQL scores of a fixed set of texts. Then `duckbert train` child processes die by
+SIGKILL: from outside while the head trains, and from inside (tests/reliability/killpoint.py)
+at every stage: while the encoder embeds new sessions, while the head is fitted, during a
+full fine-tuning step, while the artifact is being written, while its drift baselines are
+computed (artifact in place, nothing recorded) and inside the catalog transaction that would
+make the new version current. After each kill a fresh process-wide scorer gives the very
+same scores; the run after the kills sweeps the hidden temporary directory and becomes
+current.
 """
 
 from __future__ import annotations
@@ -68,11 +73,30 @@ def setup(tmp_path_factory, tiny_bert):
                                compare_peers=False), log=lambda *_: None)
     s.first = result.version
     assert s.current() == s.first
+    s.reference = sql_scores(s)
     return s
+
+
+TEXTS = ["view phone | cart phone", "12 events 3 min | purchase tv lg p2 4s",
+         "view sofa ikea p1 30s | view sofa ikea p1 2s | purchase book sony p5 1s"]
+
+
+def sql_scores(s: Setup) -> list[float]:
+    """The current model's SQL scores of TEXTS, from a freshly loaded scorer."""
+    from udf.scorer import clear_scorers
+
+    clear_scorers()
+    con = duckdb.connect(s.db, read_only=True)
+    try:
+        udf.register(con)
+        return [con.execute("select anomaly_score(?)", [t]).fetchall()[0][0] for t in TEXTS]
+    finally:
+        con.close()
 
 
 def assert_previous_model_still_serves(s: Setup) -> None:
     assert s.current() == s.first
+    assert sql_scores(s) == s.reference
     for artifact in s.visible_artifacts():  # everything visible is complete and verified
         model, meta = load_model(artifact)
         assert meta["version"] == artifact.name
@@ -87,8 +111,8 @@ def assert_previous_model_still_serves(s: Setup) -> None:
         con.close()
 
 
-def run_to_killpoint(s: Setup, point: str) -> str:
-    done = subprocess.run([sys.executable, str(KILLPOINT), point, *s.args()],
+def run_to_killpoint(s: Setup, point: str, extra: tuple = ()) -> str:
+    done = subprocess.run([sys.executable, str(KILLPOINT), point, *s.args(), *extra],
                           env=child_env(), cwd=str(REPO), capture_output=True, text=True,
                           timeout=300)
     output = done.stdout + done.stderr
@@ -118,6 +142,40 @@ def test_killed_while_training_the_head(setup):
     assert_previous_model_still_serves(s)
 
 
+def assert_nothing_changed(s: Setup, catalog) -> None:
+    assert s.catalog() == catalog
+    assert [p.name for p in s.visible_artifacts()] == [s.first]
+    assert_previous_model_still_serves(s)
+
+
+def test_killed_while_encoding_new_sessions(setup):
+    s = setup
+    catalog = s.catalog()
+    con = duckdb.connect(s.db)  # sessions the embedding store has never seen
+    con.execute("insert into training_sessions select session_id || '-new', user_id, "
+                "session_text || ' | view sofa ikea p9 7s', is_anomaly, anomaly_family, "
+                "session_start, n_events, labelled_at, text_format from training_sessions "
+                "where session_id like '%-0'")
+    con.close()
+    run_to_killpoint(s, "encode")
+    assert_nothing_changed(s, catalog)
+
+
+def test_killed_while_fitting_the_head(setup):
+    s = setup
+    catalog = s.catalog()
+    run_to_killpoint(s, "head")
+    assert_nothing_changed(s, catalog)
+
+
+def test_killed_during_fine_tuning(setup):
+    s = setup
+    catalog = s.catalog()
+    output = run_to_killpoint(s, "finetune", ("--mode", "full", "--epochs", "1"))
+    assert "full: epoch 0 (head only)" in output  # it was fine-tuning when it died
+    assert_nothing_changed(s, catalog)
+
+
 def test_killed_while_writing_the_artifact(setup):
     s = setup
     catalog = s.catalog()
@@ -144,6 +202,19 @@ def test_killed_inside_the_catalog_transaction(setup):
     assert_previous_model_still_serves(s)
 
 
+def test_killed_while_computing_drift_baselines(setup):
+    """The artifact is renamed into place; nothing is recorded: an orphan, never current."""
+    s = setup
+    catalog = s.catalog()
+    before = {p.name for p in s.visible_artifacts()}
+    run_to_killpoint(s, "baselines")
+    assert s.catalog() == catalog
+    orphans = [p for p in s.visible_artifacts() if p.name not in before]
+    assert len(orphans) == 1
+    load_model(orphans[0])
+    assert_previous_model_still_serves(s)
+
+
 def test_the_next_run_becomes_current(setup):
     s = setup
     train(TrainConfig(db_path=s.db, base_model=str(s.tiny_bert), mode="head", name=NAME,
@@ -155,5 +226,7 @@ def test_the_next_run_becomes_current(setup):
     statuses = {v: status for v, _, status in s.catalog()}
     assert statuses[s.first] == "superseded" and statuses[new] == "current"
     assert len(statuses) == 2  # the killed runs left no rows
-    # the run killed inside the transaction left a complete artifact nobody points at
-    assert len(s.visible_artifacts()) == 3
+    # the runs killed inside the transaction and in the baselines left complete artifacts
+    # nobody points at
+    assert len(s.visible_artifacts()) == 4
+    assert sql_scores(s) != s.reference  # the new model serves now
