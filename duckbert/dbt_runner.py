@@ -106,6 +106,7 @@ def run_dbt(
     out: TextIO | None = sys.stdout,
     env: dict[str, str] | None = None,
     tail_lines: int = 200,
+    progress=None,
     **options,
 ) -> DbtResult:
     """Run `dbt <command>` on the warehouse `db_path`, streaming its output to `out`.
@@ -114,7 +115,8 @@ def run_dbt(
     target_path, log_path, extra_args, project, profiles, colors: by default only when `out`
     is a terminal);
     `env` adds environment variables (e.g. DUCKBERT_MODEL). A held lock on the warehouse is
-    explained after dbt's own message.
+    explained after dbt's own message. `progress`, if given, also receives the scoring
+    progress lines (udf/progress.py), e.g. for a terminal while `out` is a log file.
     """
     db_path = Path(db_path).expanduser().resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,8 @@ def run_dbt(
         for line in proc.stdout:
             tail.append(line.rstrip("\n"))
             locked = locked or is_lock_error(line)
+            if progress is not None and "duckbert: scor" in line:
+                progress(line.split("duckbert: ", 1)[-1].strip())
             if out is not None:
                 out.write(line)
                 out.flush()

@@ -31,7 +31,8 @@ def _build(db_path: str, echo, log_path: Path) -> None:
     from duckbert.dbt_runner import dbt_build
 
     with open(log_path, "a", encoding="utf-8") as log:
-        result = dbt_build(db_path, out=log, colors=False)
+        result = dbt_build(db_path, out=log, colors=False,
+                           progress=lambda line: echo("      " + line))
     summary = [line for line in result.tail if "PASS=" in line or "Completed" in line]
     if not result.ok:
         tail = "\n".join(result.tail[-15:])

@@ -1,8 +1,9 @@
 """The end of a training run: threshold, test metrics, the optional steps, save, record.
 
 Order: the threshold is chosen on validation and the test split scored once; then the
-optional steps that go into the artifact (peers, precision check); then the artifact is
-saved (atomic rename); then its drift baselines (optional); then the catalogue row that makes
+optional steps that go into the artifact (peers; the decision check, on the hidden
+artifact just before its rename: training/precision.py); then the artifact is saved (atomic
+rename); then its drift baselines (optional); then the catalogue row that makes
 it current. An optional step that fails is a warning naming the step (training.optional):
 its output is left out and the model is still saved and recorded.
 """
@@ -39,7 +40,7 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
     """Calibrate, evaluate, run the optional steps, save and record `model` of `run`."""
     from training.baselines import score_baselines
     from training.peers import compare_peers
-    from training.precision import precision_check
+    from training.precision import decision_check
     from training.record import record_model
     from udf.artifact import new_version, save_model
     from udf.embedding_store import encoder_key
@@ -65,8 +66,6 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
                                      log=run.log)
 
         peers = optional.run(PEERS, fit_peers, {})
-    check = optional.run(PRECISION_CHECK,
-                         lambda: precision_check(model, val_texts, cfg.seed, log=run.log), {})
     version = new_version()
     directory = models_dir(cfg)
     remove_stale_temp(directory / cfg.name)
@@ -75,7 +74,6 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         "name": cfg.name, "version": version, "base_model": run.base_name,
         "training_mode": mode, "text_format": run.text_format(),
         "threshold": float(threshold), "threshold_policy": policy,
-        "precision_check": check,
         "metrics": {"test": test, "validation": validation, "peers": peers},
         "head_params": run.head_params, "lexical_params": run.lexical_params,
         "history": run.history,
@@ -88,7 +86,16 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
     }
     meta["encoder_key"] = encoder_key(model)
     meta["embedding_store"] = os.path.relpath(directory / ".embeddings", path)
-    save_model(model, path, meta, base_dir=run.base_dir)
+    check_labels = sessions.labels[run.split.val] if labelled else None
+
+    def finalize(tmp_dir):
+        # The decision check runs on the hidden artifact through the runtime's own paths;
+        # the ONNX encoders it exports there ship with the artifact.
+        check = optional.run(PRECISION_CHECK, lambda: decision_check(
+            tmp_dir, val_texts, check_labels, threshold, cfg.seed, log=run.log), {})
+        return {"precision_check": check}
+
+    save_model(model, path, meta, base_dir=run.base_dir, finalize=finalize)
     baselines = optional.run(
         DRIFT_BASELINES, lambda: score_baselines(path, sessions.texts, run.lengths,
                                                  run.device, cfg.seed, run.log), {})

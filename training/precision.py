@@ -1,48 +1,129 @@
-"""Measure how far cheaper inference precisions move the scores, for the artifact.
+"""Approve faster encoder variants by the decisions they make, for the artifact.
 
-The runtime uses int8 or bf16 only where this check, run at training time on validation
-sessions, found every score within udf.device.SCORE_TOLERANCE of fp32. It runs exactly the
-encoders the runtime would (udf.quantize's row-wise int8, a bf16 copy).
+Each faster variant (ONNX Runtime fp32 and int8, torch bf16 where the CPU has native bf16
+units, torch row-wise int8) scores the validation sessions through the very runtime path that
+would serve it (udf.scorer.Scorer on the new artifact, cache and stores off), next to the
+reference torch fp32. Recorded per variant: the share of sessions whose flag (score >= the
+calibrated threshold) is the same as the reference's, the PR-AUC and its difference from the
+reference's (where validation has labels of both classes), the largest score difference, and
+rows/s on this machine. udf.serving.POLICY decides approval (>= 99.5% of flags agree and
+|PR-AUC difference| <= 0.005); the runtime serves the fastest approved variant.
+
+Cost is bounded: every variant's speed is probed first on PROBE texts; the full comparison
+then runs in that speed order and stops at the first approved variant (a slower one could
+never serve), and a variant slower than the reference is not compared at all. Those keep
+their probed rows/s and say why they were not compared. The reference scores reuse the
+training run's stored fp32 embeddings, which are the reference's by construction.
 """
 
 from __future__ import annotations
 
-import copy
+import time
 
 import numpy as np
-import torch
 
-from udf.encode import embed_ids
-from udf.model import AnomalyModel
-from udf.quantize import quantize_int8
-
-SAMPLE = {"int8": 128, "bf16": 32}
+MAX_SESSIONS = 512  # validation sessions measured (a seeded sample beyond this)
+PROBE = 24
+WARMUP = 4
 
 
-def _scores(model, texts, ids, encoder_model):
-    pooled = torch.from_numpy(embed_ids(encoder_model, ids))
-    lexical = model.lexical_inputs(texts)
-    with torch.no_grad():
-        return model.probability(pooled, lexical).numpy()
+def variants_to_check() -> list[str]:
+    from udf.device import cpu_has_fast_bf16
+
+    out = ["onnx-int8", "onnx-fp32", "torch-int8"]
+    if cpu_has_fast_bf16():
+        out.insert(1, "torch-bf16")
+    return out
 
 
-def precision_check(model, texts: list[str], seed: int = 0, log=print) -> dict:
-    """Largest |score - fp32 score| for int8 and bf16 encoders on a sample of `texts`."""
+def _pr_auc(labels, scores) -> float | None:
+    from sklearn.metrics import average_precision_score
+
+    if labels is None or len(set(labels.tolist())) < 2:
+        return None
+    return float(average_precision_score(labels, scores))
+
+
+def _scorer(model_dir, variant: str, use_store: bool = False):
+    from udf.scorer import Scorer
+
+    return Scorer(model_dir, device="cpu", precision=variant, cache_size=0,
+                  use_store=use_store, score_store=False)
+
+
+def _timed(scorer, texts: list[str]):
+    scorer.score(texts[:WARMUP])
+    started = time.perf_counter()
+    scores = np.asarray(scorer.score(texts), dtype=np.float64)
+    return scores, len(texts) / max(time.perf_counter() - started, 1e-9)
+
+
+def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: int = 0,
+                   log=print) -> dict:
+    """The `precision_check` block of duckbert.json (see udf/serving.py for its shape)."""
+    from udf.onnx_backend import cpu_isa
+    from udf.serving import POLICY, REFERENCE, judge
+
     rng = np.random.default_rng(seed)
-    out = {}
-    model = model.to("cpu").eval()
-    for precision, size in SAMPLE.items():
-        rows = rng.choice(len(texts), size=min(size, len(texts)), replace=False)
-        sample = [texts[r] for r in rows]
-        ids = model.tokenizer.ids(sample)
-        reference = _scores(model, sample, ids, model)
-        if precision == "int8":
-            encoder = quantize_int8(copy.deepcopy(model.encoder))
-        else:
-            encoder = copy.deepcopy(model.encoder).to(torch.bfloat16)
-        variant = AnomalyModel(encoder, model.head, model.tokenizer)
-        scores = _scores(model, sample, ids, variant)
-        out[precision] = round(float(np.abs(scores - reference).max()), 5)
-    log("  precision check (max |score - fp32|): "
-        + ", ".join(f"{k} {v:.4f}" for k, v in out.items()))
+    rows = np.arange(len(texts))
+    if len(rows) > MAX_SESSIONS:
+        rows = np.sort(rng.choice(rows, size=MAX_SESSIONS, replace=False))
+    sample = [texts[i] for i in rows]
+    y = None if labels is None else np.asarray(labels)[rows].astype(int)
+    labelled = y is not None and len(set(y.tolist())) == 2
+    probe = sample[WARMUP : WARMUP + PROBE] or sample
+    _, ref_rate = _timed(_scorer(model_dir, REFERENCE), probe)
+    reference, _ = _timed(_scorer(model_dir, REFERENCE, use_store=True), sample)
+    ref_flags = reference >= threshold
+    ref_auc = _pr_auc(y, reference) if labelled else None
+    out = {"policy": dict(POLICY), "reference": REFERENCE, "sessions": len(sample),
+           "threshold": float(threshold), "cpu_isa": cpu_isa(), "labelled": labelled,
+           "variants": {REFERENCE: {"flag_agreement": 1.0, "pr_auc": ref_auc,
+                                    "pr_auc_delta": 0.0 if labelled else None,
+                                    "max_score_delta": 0.0, "rows_per_s": round(ref_rate, 2),
+                                    "approved": True, "why": "the reference"}}}
+    probed = []
+    for variant in variants_to_check():
+        try:
+            scorer = _scorer(model_dir, variant)
+            if scorer.variant != variant:
+                raise RuntimeError(f"unavailable here ({scorer.choice.reason})")
+            _, rate = _timed(scorer, probe)
+        except Exception as exc:  # a variant that cannot run here is simply not approved
+            out["variants"][variant] = {"approved": False,
+                                        "why": f"could not run: {type(exc).__name__}: {exc}"}
+            continue
+        probed.append((rate, variant, scorer))
+    approved_one = None
+    for rate, variant, scorer in sorted(probed, key=lambda p: -p[0]):
+        if approved_one or rate <= ref_rate:
+            why = (f"not compared: slower than the approved {approved_one}" if approved_one
+                   else "not compared: no faster than the reference here")
+            out["variants"][variant] = {"approved": False, "why": why,
+                                        "rows_per_s": round(rate, 2)}
+            continue
+        scores, _ = _timed(scorer, sample)
+        auc = _pr_auc(y, scores) if labelled else None
+        figures = {
+            "flag_agreement": round(float(np.mean((scores >= threshold) == ref_flags)), 5),
+            "flags_changed": int(np.sum((scores >= threshold) != ref_flags)),
+            "pr_auc": None if auc is None else round(auc, 5),
+            "pr_auc_delta": None if auc is None else round(auc - ref_auc, 5),
+            "max_score_delta": round(float(np.max(np.abs(scores - reference))), 5),
+            "rows_per_s": round(rate, 2),
+        }
+        figures["approved"], figures["why"] = judge(figures, labelled)
+        out["variants"][variant] = figures
+        if figures["approved"]:
+            approved_one = variant
+    log(f"  decision check on {len(sample)} validation sessions (policy: flags agree >= "
+        f"{100 * POLICY['min_flag_agreement']:.1f}%, |PR-AUC delta| <= "
+        f"{POLICY['max_pr_auc_delta']:.3f}):")
+    for variant, f in out["variants"].items():
+        if variant == REFERENCE:
+            log(f"    {variant:<11} reference, {f['rows_per_s']:.1f} rows/s")
+            continue
+        mark = "approved" if f.get("approved") else "refused"
+        rate = f", {f['rows_per_s']:.1f} rows/s" if f.get("rows_per_s") else ""
+        log(f"    {variant:<11} {mark}: {f.get('why')}{rate}")
     return out

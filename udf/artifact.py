@@ -132,10 +132,14 @@ def library_versions() -> dict:
     return out
 
 
-def save_model(model, out_dir: str | Path, meta: dict, base_dir: str | Path | None = None) -> Path:
+def save_model(model, out_dir: str | Path, meta: dict, base_dir: str | Path | None = None,
+               finalize=None) -> Path:
     """Write `model` and `meta` as an artifact at `out_dir` (which must not exist yet).
 
     Everything goes to a hidden sibling first; the final rename is atomic on one filesystem.
+    `finalize(tmp_dir)`, if given, runs on the complete hidden artifact before the rename (the
+    runtime can load it there) and returns entries to add to duckbert.json: training's
+    decision check exports the ONNX encoders into it and records what it measured.
     """
     from safetensors.torch import save_file
 
@@ -164,7 +168,13 @@ def save_model(model, out_dir: str | Path, meta: dict, base_dir: str | Path | No
             "weights_sha256": file_sha256(weights),
         }
         (tmp / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True, default=str))
-        for path in tmp.iterdir():
+        if finalize is not None:
+            full.update(finalize(tmp) or {})
+            (tmp / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True,
+                                                    default=str))
+        for path in tmp.rglob("*"):
+            if not path.is_file():
+                continue
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
         os.rename(tmp, out_dir)

@@ -18,7 +18,13 @@ class Plugin(BasePlugin):
     """Registers the duckbert functions on the connection and its macros on each cursor."""
 
     def initialize(self, plugin_config: dict[str, Any]):
+        from dbt.adapters.events.logging import AdapterLogger
+
+        from udf.progress import set_sink
+
         self.model = plugin_config.get("model") or None
+        # Scoring progress goes to dbt's own log: the log file and the terminal.
+        set_sink(AdapterLogger("duckbert").info)
 
     def configure_connection(self, conn):
         from udf.sql_functions import register

@@ -1,19 +1,13 @@
-"""Pick where and at what precision the encoder runs.
+"""Pick where the encoder runs, and what the CPU offers (native bf16 units).
 
-GPU: bf16 when the model's artifact shows it keeps scores within tolerance, else fp32.
-CPU: the fastest precision this CPU runs well among those the artifact approved: bf16 only
-where the CPU has native bf16 matrix units (AVX-512 BF16 or AMX), int8 dynamic quantization,
-then fp32. Approval is measured at training time: `precision_check` in duckbert.json holds the
-largest score difference each precision showed against fp32 on validation sessions.
+Which backend and precision serve is udf.serving's decision: approved at training time by the
+share of validation flags that stay the same (see udf/serving.py for the policy).
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-SCORE_TOLERANCE = 0.01
 
 
 def choose_device(requested: str | None = None) -> str:
@@ -41,27 +35,9 @@ def cpu_has_fast_bf16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def approved(check: dict | None, precision: str) -> bool:
-    """Did training measure `precision` within SCORE_TOLERANCE of fp32?"""
-    if precision == "fp32":
-        return True
-    value = (check or {}).get(precision)
-    return value is not None and float(value) <= SCORE_TOLERANCE
-
-
 def choose_precision(device: str, check: dict | None, requested: str | None = None) -> str:
-    """`requested`, else DUCKBERT_PRECISION, else the fastest approved precision for `device`."""
-    requested = (requested or os.environ.get("DUCKBERT_PRECISION") or "auto").strip().lower()
-    if requested != "auto":
-        if requested not in PRECISIONS:
-            raise ValueError(f"unknown precision {requested!r}: use auto or one of {PRECISIONS}")
-        if requested == "int8" and device != "cpu":
-            raise ValueError("int8 dynamic quantization runs on the CPU only")
-        return requested
-    if device.startswith("cuda"):
-        order = ("bf16", "fp16", "fp32")
-    elif cpu_has_fast_bf16():
-        order = ("bf16", "int8", "fp32")
-    else:
-        order = ("int8", "fp32")
-    return next(p for p in order if approved(check, p))
+    """The precision that would serve on `device` (udf.serving.choose decides; this is its
+    precision part, for callers that only ask about precision)."""
+    from udf.serving import choose
+
+    return choose(device, check, requested).precision

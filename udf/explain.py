@@ -82,7 +82,7 @@ def explain_many(scorer, texts: list[str | None], top: int = TOP_EVENTS) -> list
         groups, variants = occlusions(text)
         plans.append((len(batch), groups))
         batch.extend([text, *variants])
-    scores = scorer.score(batch)
+    scores = scorer.score(batch, count=False)
     out = []
     for plan in plans:
         if plan is None:

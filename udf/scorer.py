@@ -10,66 +10,67 @@ the scores back into the caller's order.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from udf.batching import Coalescer
 from udf.cache import ScoreCache, text_key
-from udf.encode import MAX_ROWS, TOKEN_BUDGET, OomRetry, device_kind, embed_ids, iter_pooled
+from udf.encode import OomRetry
 from udf.pool import ScorerPool
 
 
-def _quantize_int8(encoder):
-    """Row-wise int8 Linear layers: unlike torch's quantize_dynamic, whose activation scale
-    comes from the whole batch, a text's score then does not depend on its neighbours."""
-    from udf.quantize import quantize_int8
-
-    return quantize_int8(encoder)
-
-
 class Scorer:
-    """A model ready to score: weights loaded once, on one device, at one precision."""
+    """A model ready to score: weights loaded once, on one device, one backend and precision."""
 
     def __init__(self, model_dir: str | Path, device: str | None = None,
                  precision: str | None = None, cache_size: int | None = None,
-                 use_store: bool = True):
-        import torch
-
+                 use_store: bool = True, backend: str | None = None,
+                 score_store: bool = True):
         from udf.artifact import load_model
-        from udf.device import choose_device, choose_precision
+        from udf.backends import build_runner
+        from udf.device import choose_device
+        from udf.serving import choose
 
         self.model_dir = Path(model_dir).resolve()
         self.model, self.meta = load_model(self.model_dir)
         self.device = choose_device(device)
-        self.precision = choose_precision(self.device, self.meta.get("precision_check"),
-                                          precision)
+        if precision and "-" in precision:  # a variant name such as onnx-int8
+            backend, precision = precision.split("-", 1)
+        planned = choose(self.device, self.meta.get("precision_check"), precision, backend)
+        self.runner, self.choice = build_runner(self.model, self.model_dir, self.meta,
+                                                self.device, planned)
+        self.backend, self.precision = self.choice.backend, self.choice.precision
+        self.variant = self.choice.variant
         self.version = self.meta["version"]
         self.threshold = float(self.meta["threshold"])
         self.max_length = self.model.tokenizer.max_length
-        if self.precision == "int8":
-            self.model.encoder = _quantize_int8(self.model.encoder)
-        self.model.to(self.device)
-        if self.precision == "bf16" and self.device == "cpu":
-            self.model.encoder.to(torch.bfloat16)
-        kind = device_kind(self.device)
-        self.token_budget = TOKEN_BUDGET[kind]
-        self.max_rows = MAX_ROWS[kind]
+        self.max_rows = self.runner.max_rows if self.backend == "torch" else 128
         if cache_size is None:
             cache_size = int(os.environ.get("DUCKBERT_CACHE_SIZE", "200000"))
         self.cache = ScoreCache(cache_size)
         self._coalescer = Coalescer(self._score_unique)
+        from udf import score_store as stored
+
+        # Stored scores of this model and variant (udf/score_store.py); off when uncached.
+        self.score_store = stored.ScoreStore(self.model_dir, self.version, self.variant) \
+            if score_store and cache_size != 0 and stored.enabled() else None
         self.rows_scored = 0
         self.forward_rows = 0
         self.store_hits = 0
-        self.oom_retries = OomRetry()
+        self.oom_retries = getattr(self.runner, "retries", None) or OomRetry()
         self._store = None
-        self._store_wanted = use_store and self.precision == "fp32" and \
-            os.environ.get("DUCKBERT_EMBEDDING_STORE", "1") != "0"
+        # Stored vectors are the reference (torch fp32) embeddings: any variant may use them.
+        self._store_wanted = use_store and os.environ.get("DUCKBERT_EMBEDDING_STORE",
+                                                          "1") != "0"
 
     # -- public API ---------------------------------------------------------------------
 
-    def score(self, texts: Sequence[str | None]) -> list[float | None]:
-        """Scores in [0, 1] aligned with `texts`; None where the text is None."""
+    def score(self, texts: Sequence[str | None], count: bool = True) -> list[float | None]:
+        """Scores in [0, 1] aligned with `texts`; None where the text is None.
+
+        `count`: the rows count as scored in the progress report (explanations pass False).
+        """
         out: list[float | None] = [None] * len(texts)
         positions: dict[bytes, list[int]] = {}
         first_text: dict[bytes, str] = {}
@@ -86,13 +87,26 @@ class Scorer:
         keys = list(positions)
         cached = self.cache.get_many(keys)
         missing = [key for key, value in zip(keys, cached, strict=True) if value is None]
-        fresh = dict(zip(missing, self._coalescer.submit([first_text[k] for k in missing]),
-                         strict=True)) if missing else {}
+        fresh: dict[bytes, float] = {}
+        if missing and self.score_store is not None:
+            from udf.score_store import text_sha256
+
+            found = self.score_store.get_many([text_sha256(first_text[k]) for k in missing])
+            fresh = {k: v for k, v in zip(missing, found, strict=True) if v is not None}
+            self.cache.put_many(fresh)
+            missing = [k for k in missing if k not in fresh]
+        if missing:
+            fresh.update(zip(missing, self._coalescer.submit([first_text[k] for k in missing]),
+                             strict=True))
         for key, value in zip(keys, cached, strict=True):
             score = value if value is not None else fresh[key]
             for i in positions[key]:
                 out[i] = score
         self.rows_scored += len(texts)
+        if count:
+            from udf.progress import PROGRESS
+
+            PROGRESS.advance(rows=len(texts))
         return out
 
     def score_arrow(self, array):
@@ -103,14 +117,20 @@ class Scorer:
 
     def embed(self, texts: Sequence[str]):
         """Pooled, normalized embeddings (float32 numpy, one row per text), uncached."""
+        import numpy as np
+
         ids = self.model.tokenizer.ids(list(texts))
-        return embed_ids(self.model, ids, self.device, self.precision)
+        out = np.zeros((len(ids), self.model.hidden_size), dtype=np.float32)
+        for rows, pooled in self.runner.batches(ids):
+            out[rows] = pooled.float().cpu().numpy()
+        return out
 
     def info(self) -> dict:
         from udf.artifact import model_info
 
         return {**model_info(self.meta, self.model_dir), "device": self.device,
-                "precision": self.precision}
+                "precision": self.precision, "backend": self.backend,
+                "serving": self.variant, "serving_reason": self.choice.reason}
 
     # -- internals ----------------------------------------------------------------------
 
@@ -166,22 +186,30 @@ class Scorer:
             for row, prob in zip(done_rows, probs, strict=True):
                 scores[unique[row]] = float(prob)
         self.cache.put_many({text_key(t): s for t, s in scores.items()})
+        if self.score_store is not None:
+            from udf.score_store import text_sha256
+
+            self.score_store.put_many({text_sha256(t): scores[t] for t in unique})
         return [scores[t] for t in texts]
 
     def _forward_batches(self, ids: list[list[int]]):
-        for rows, pooled, batch_ids in iter_pooled(self.model, ids, self.device, self.precision,
-                                                   self.token_budget, self.max_rows,
-                                                   self.oom_retries):
+        from udf.progress import PROGRESS
+
+        for rows, pooled in self.runner.batches(ids):
             self.forward_rows += len(rows)
-            yield rows, pooled, batch_ids
+            PROGRESS.advance(encoded=len(rows))
+            yield rows, pooled, None
 
 
 # at most DUCKBERT_MAX_MODELS loaded models per process, least recently used out (udf.pool)
 _POOL = ScorerPool()
+# what the last scorer loaded for each artifact serves, for anomaly_model()
+_SERVING: dict[str, tuple] = {}
+_SERVING_LOCK = threading.Lock()
 
 
 def get_scorer(model_dir: str | Path, device: str | None = None,
-               precision: str | None = None) -> Scorer:
+               precision: str | None = None, backend: str | None = None) -> Scorer:
     """The process-wide Scorer for an artifact: loaded on first use, then shared (at most
     DUCKBERT_MAX_MODELS of them, udf.pool)."""
     from udf.artifact import META_FILE
@@ -191,13 +219,47 @@ def get_scorer(model_dir: str | Path, device: str | None = None,
         stamp = (path / META_FILE).stat().st_mtime_ns
     except OSError:
         stamp = None
-    key = (str(path), stamp, device, precision)
-    return _POOL.get(key, lambda: Scorer(path, device=device, precision=precision))
+    settings = tuple(os.environ.get(k) for k in ("DUCKBERT_DEVICE", "DUCKBERT_PRECISION",
+                                                  "DUCKBERT_BACKEND"))
+    key = (str(path), stamp, device, precision, backend, settings)
+
+    def load() -> Scorer:
+        scorer = Scorer(path, device=device, precision=precision, backend=backend)
+        with _SERVING_LOCK:
+            _SERVING[str(path)] = (scorer.choice, scorer.device)
+        return scorer
+
+    return _POOL.get(key, load)
+
+
+def serving_info(model_dir: str | Path, meta: dict) -> dict:
+    """What serves the artifact and why: the loaded Scorer's choice (fallbacks included), or
+    the plan when none is loaded yet; with the decision figures behind it."""
+    from udf.serving import POLICY, approvals
+
+    path = str(Path(model_dir).resolve())
+    with _SERVING_LOCK:
+        loaded = _SERVING.get(path)
+    if loaded:
+        choice, device = loaded
+    else:
+        from udf.device import choose_device
+        from udf.serving import choose
+
+        device = choose_device()
+        choice = choose(device, meta.get("precision_check"))
+    figures = {name: {k: f.get(k) for k in ("approved", "flag_agreement", "pr_auc_delta",
+                                            "rows_per_s", "why")}
+               for name, f in approvals(meta.get("precision_check")).items()}
+    return {"serving": choice.variant, "serving_reason": choice.reason, "device": device,
+            "serving_loaded": bool(loaded), "decision_policy": POLICY, "decisions": figures}
 
 
 def clear_scorers() -> None:
     """Forget loaded models (tests, and long-lived processes after retraining)."""
     _POOL.clear()
+    with _SERVING_LOCK:
+        _SERVING.clear()
 
 
 def loaded_scorers() -> list[tuple]:

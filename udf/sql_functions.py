@@ -14,6 +14,8 @@ SQL surface:
   anomaly_explain(session_text) -> VARCHAR        JSON: the events that drove the score
   anomaly_reasons(explanation, items) -> VARCHAR  that JSON with reasons in plain words, told
                                                   from the session's rows (udf/reasons.py)
+  duckbert_progress_expect(n) -> BIGINT           a scoring run of n rows starts: progress
+                                                  lines get an estimate (udf/progress.py)
 """
 
 from __future__ import annotations
@@ -95,11 +97,13 @@ def _functions(instance: str):
 
 
 def _scorer_info(binding: Binding) -> dict:
-    """Model facts from duckbert.json alone (no weights loaded), for the cheap functions."""
+    """Model facts from duckbert.json (no weights loaded), and what serves it and why."""
     from udf.artifact import model_info, read_meta
+    from udf.scorer import serving_info
 
     path = binding.default_dir()
-    return model_info(read_meta(path), path)
+    meta = read_meta(path)
+    return {**model_info(meta, path), **serving_info(path, meta)}
 
 
 def _instance_id(con) -> str | None:
@@ -109,6 +113,16 @@ def _instance_id(con) -> str | None:
     if not exists:
         return None
     return con.execute(f"select {INSTANCE_FN}()").fetchall()[0][0]
+
+
+def _register_progress(con) -> None:
+    """duckbert_progress_expect(n): a scoring run of n rows starts (udf/progress.py)."""
+    from duckdb.sqltypes import BIGINT
+
+    from udf.progress import PROGRESS
+
+    con.create_function("duckbert_progress_expect", PROGRESS.expect, [BIGINT], BIGINT,
+                        null_handling="special", side_effects=True)
 
 
 def _register_reasons(con) -> None:
@@ -163,5 +177,6 @@ def register(con, model: str | None = None) -> Binding:
             con.create_function("anomaly_model", model_info, [], VARCHAR)
             con.create_function(INSTANCE_FN, instance_fn, [], VARCHAR)
             _register_reasons(con)
+            _register_progress(con)
     create_macros(con)
     return binding

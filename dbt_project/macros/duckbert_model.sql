@@ -43,6 +43,15 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# duckbert_progress_expect(n) as SQL (progress lines with an estimate), or n without a model. #}
+{% macro duckbert_progress_expect(n, available) -%}
+    {%- if available -%}
+        duckbert_progress_expect({{ n }})
+    {%- else -%}
+        {{ n }}
+    {%- endif -%}
+{%- endmacro %}
+
 {# anomaly_explain(text) JSON as SQL, or a typed NULL when there is no model. #}
 {% macro duckbert_explain(text, available) -%}
     {%- if available -%}

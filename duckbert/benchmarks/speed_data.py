@@ -154,11 +154,11 @@ def _threshold(model, texts: list[str]) -> float:
 
 
 def build_artifact(models_dir: Path, texts: list[str], seed: int = 0, max_length: int = 256,
-                   ngram_buckets: int = 1 << 18, calibration: int = 64, check: int = 48,
+                   ngram_buckets: int = 1 << 18, calibration: int = 64, check: int = 256,
                    log=print) -> Path:
     """The packaged MiniLM with an untrained head, saved as the artifact training would write
-    (threshold, precision_check and the embedding-store pointer included)."""
-    from training.precision import precision_check
+    (threshold, the decision check of udf/serving.py and the embedding-store pointer)."""
+    from training.precision import decision_check
     from udf.artifact import new_version, save_model
     from udf.base_models import DEFAULT_BASE_MODEL, packaged_model_dir
     from udf.embedding_store import encoder_key
@@ -170,8 +170,6 @@ def build_artifact(models_dir: Path, texts: list[str], seed: int = 0, max_length
                                    ngram_buckets=ngram_buckets).eval()
     sample = [texts[i] for i in spread(len(texts), calibration)]
     threshold = _threshold(model, sample)
-    checked = precision_check(model, [texts[i] for i in spread(len(texts), check)], seed,
-                              log=lambda line: log("  " + line.strip()))
     version = new_version()
     path = models_dir / "bench" / version
     meta = {
@@ -179,11 +177,16 @@ def build_artifact(models_dir: Path, texts: list[str], seed: int = 0, max_length
         "training_mode": "head", "text_format": "st1", "threshold": threshold,
         "threshold_policy": f"top {FLAGGED_SHARE:.0%} of scores (untrained speed-benchmark "
                             "head)",
-        "precision_check": checked,
         "encoder_key": encoder_key(model),
         "embedding_store": os.path.relpath(models_dir / ".embeddings", path),
     }
-    return save_model(model, path, meta, base_dir=base)
+    checked = [texts[i] for i in spread(len(texts), check)]
+
+    def finalize(tmp_dir):  # no labels here: approval by flag agreement alone
+        return {"precision_check": decision_check(
+            tmp_dir, checked, None, threshold, seed, log=lambda line: log("  " + line.strip()))}
+
+    return save_model(model, path, meta, base_dir=base, finalize=finalize)
 
 
 def build_tiny_artifact(models_dir: Path, seed: int = 0, ngram_buckets: int = 4096) -> Path:

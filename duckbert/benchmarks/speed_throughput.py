@@ -75,7 +75,8 @@ def matmul_peak(device: str = "cpu", n: int = 2048, dtype: str = "fp32",
 class PlainForward:
     """A plain batched transformers forward pass at fp32 over texts in their input order."""
 
-    def __init__(self, model_dir: Path, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model_dir: Path, device: str = "cpu", batch_size: int = 64,
+                 sort: bool = False):
         from transformers import AutoTokenizer
 
         from udf.artifact import load_model
@@ -86,8 +87,22 @@ class PlainForward:
         self.device = device
         self.batch_size = int(batch_size)
         self.max_length = model.tokenizer.max_length
+        self.sort = sort  # length-sorted batches: the strongest plain baseline
 
     def run(self, texts: list[str]) -> dict:
+        if not self.sort:
+            return self._run(texts)
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=True,
+                                                       max_length=self.max_length)["input_ids"]]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        out = self._run([texts[i] for i in order])
+        scores = [0.0] * len(texts)
+        for position, i in enumerate(order):
+            scores[i] = out["scores"][position]
+        out["scores"] = scores  # back in input order (widths stay in batch order)
+        return out
+
+    def _run(self, texts: list[str]) -> dict:
         import torch
 
         from udf.model import mean_pool
@@ -189,7 +204,9 @@ class SqlBench:
             self.con.execute("select anomaly_score('warm up')").fetchall()
             load_s = time.perf_counter() - start
             scorer = get_scorer(self.model_dir)  # the instance the UDF just loaded
-            before = (scorer.forward_rows, scorer.store_hits, scorer.cache.hits)
+            stored = getattr(scorer, "score_store", None)
+            before = (scorer.forward_rows, scorer.store_hits, scorer.cache.hits,
+                      stored.hits if stored else 0)
             memory = _reset_gpu_peak(scorer.device)
             seconds, rows = [], []
             for _ in range(queries):
@@ -200,6 +217,8 @@ class SqlBench:
             return {
                 "seconds": seconds, "load_s": load_s, "scores": [r[0] for r in rows],
                 "precision": scorer.precision, "device": scorer.device,
+                "variant": scorer.variant, "reason": scorer.choice.reason,
+                "score_store_hits": (stored.hits if stored else 0) - before[3],
                 "forward_rows": scorer.forward_rows - before[0],
                 "store_hits": scorer.store_hits - before[1],
                 "cache_hits": scorer.cache.hits - before[2],

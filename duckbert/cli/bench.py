@@ -123,6 +123,36 @@ def _fractions(text: str) -> tuple[float, ...]:
     return values
 
 
+@bench.command("runtime")
+@click.option("--db", "db_path", default="warehouse/duckbert.duckdb", show_default=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="A trained warehouse (after `duckbert demo` or train + build).")
+@click.option("--rows", type=click.IntRange(min=8), default=512, show_default=True,
+              help="Distinct session texts measured.")
+@click.option("--naive-rows", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--explain-rows", type=click.IntRange(min=0), default=32, show_default=True)
+@output_options("runtime")
+def runtime(db_path, rows, naive_rows, explain_rows, out_path, docs_path, no_docs, work_dir):
+    """The serving runtime at its defaults against the strongest plain baseline.
+
+    Plain fp32 torch (length-sorted batches of 64), anomaly_score at the runtime's defaults
+    and pinned to torch fp32 (flag agreement), the naive row UDF, score-store and cache
+    lookups (rows/s), and the cost of explanations; one run, the same texts.
+    """
+    import json
+    from pathlib import Path
+
+    from duckbert.benchmarks.speed_runtime import run_runtime, write_docs
+
+    result = run_runtime(db_path, rows=rows, naive_rows=naive_rows, explain_rows=explain_rows,
+                         log=click.echo)
+    target = Path(out_path or Path(work_dir or ".") / "runtime.json")
+    target.write_text(json.dumps(result, indent=2, default=str))
+    click.echo(f"results: {target}")
+    if not no_docs:
+        click.echo(f"docs: {write_docs(result, docs_path, _command())}")
+
+
 @bench.command("quality")
 @click.option("--rows", default=",".join(QUALITY_ROWS), show_default=True,
               help="Comma-separated rows: " + "; ".join(f"{k} {v}" for k, v in

@@ -288,3 +288,22 @@ def test_a_new_model_version_rescores_everything(scored, tiny_bert, tmp_path_fac
     assert {r[0] for r in scored.q("select distinct model_version from flagged_sessions")} <= {
         version
     }
+
+
+def test_scoring_reports_progress_in_the_dbt_log_and_on_the_terminal(scored, tiny_model):
+    import io
+
+    out = io.StringIO()
+    result = dbt_build(
+        scored.db, out=out, select=["session_scores"], full_refresh=True,
+        env={"DUCKBERT_MODEL": str(tiny_model), "DUCKBERT_PROGRESS_SECONDS": "0",
+             "DUCKBERT_SCORE_STORE": "0"},
+        target_path=scored.root / "target", log_path=scored.root / "progress-logs",
+    )
+    assert result.ok, "\n".join(result.tail)
+    n = scored.q("select count(*) from sessions")[0][0]
+    lines = [line for line in out.getvalue().splitlines() if "duckbert: scor" in line]
+    assert lines, out.getvalue()[-2000:]
+    assert any(f"/{n} rows" in line and "rows/s" in line and "s left" in line
+               for line in lines), lines
+    assert "duckbert: scor" in (scored.root / "progress-logs" / "dbt.log").read_text()

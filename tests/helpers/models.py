@@ -5,6 +5,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+# A decision check as training writes it (udf/serving.py), approving both int8 variants:
+# the runtime's default on the fixture is then onnx-int8, the path users get.
+APPROVED_CHECK = {
+    "policy": {"min_flag_agreement": 0.995, "max_pr_auc_delta": 0.005},
+    "reference": "torch-fp32", "sessions": 512, "threshold": 0.5, "labelled": True,
+    "variants": {
+        "torch-fp32": {"flag_agreement": 1.0, "pr_auc_delta": 0.0, "rows_per_s": 100.0,
+                       "approved": True, "why": "the reference"},
+        "onnx-int8": {"flag_agreement": 1.0, "pr_auc_delta": 0.0, "rows_per_s": 400.0,
+                      "approved": True, "why": "flag agreement 1.0000, PR-AUC delta +0.0000"},
+        "torch-int8": {"flag_agreement": 1.0, "pr_auc_delta": 0.0, "rows_per_s": 150.0,
+                       "approved": True, "why": "flag agreement 1.0000, PR-AUC delta +0.0000"},
+    },
+}
+
 
 def build_tiny_bert(out_dir: Path, seed: int = 0) -> Path:
     """A 2-layer, 32-wide BERT with the packaged MiniLM's real WordPiece vocabulary."""
@@ -46,6 +61,6 @@ def build_tiny_artifact(base_dir: Path, out_dir: Path, name: str = "tiny", seed:
     meta = {
         "name": name, "version": new_version(), "base_model": "tiny-random-bert",
         "training_mode": "head", "text_format": "st1", "threshold": threshold,
-        "threshold_policy": "fixed (test fixture)", "precision_check": {"int8": 0.0},
+        "threshold_policy": "fixed (test fixture)", "precision_check": APPROVED_CHECK,
     }
     return save_model(model, out_dir, meta, base_dir=base_dir)

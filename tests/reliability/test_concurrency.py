@@ -34,7 +34,7 @@ def scored(con, tiny_model):
 
 def reference(model, texts):
     """Each text scored alone by a fresh Scorer without cache at the SQL path's precision."""
-    precision = get_scorer(model).precision
+    precision = get_scorer(model).variant
     fresh = Scorer(model, precision=precision, cache_size=0)
     return [None if t is None else fresh.score([t])[0] for t in texts]
 

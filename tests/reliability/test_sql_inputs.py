@@ -88,7 +88,7 @@ def test_hostile_texts_score_in_the_unit_interval_and_keep_the_row_count(scored,
     # the hostile SQL text was data: the table it names is intact
     assert scored.execute("select * from hostile order by i").fetchall() == before
     # each small text scores the same alone, without cache, as in that batch
-    reference = Scorer(tiny_model, precision=get_scorer(tiny_model).precision, cache_size=0)
+    reference = Scorer(tiny_model, precision=get_scorer(tiny_model).variant, cache_size=0)
     small = [(r[2], t) for r, t in zip(rows, texts, strict=True)
              if t is not None and len(t) < 65536]
     assert [s for s, _ in small] == [reference.score([t])[0] for _, t in small]
@@ -119,7 +119,7 @@ def test_a_hundred_thousand_duplicates_run_one_forward_pass(con, tiny_model):
     assert rows[0][:2] == (100000, 1)
     assert scorer.forward_rows - forward == 1, "the forward pass saw the text more than once"
     assert scorer.rows_scored - rows_scored == 100000
-    assert rows[0][2] == Scorer(tiny_model, precision=scorer.precision,
+    assert rows[0][2] == Scorer(tiny_model, precision=scorer.variant,
                                 cache_size=0).score([text])[0]
 
 

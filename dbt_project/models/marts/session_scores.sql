@@ -96,6 +96,14 @@ scored as materialized (
 
 ),
 {%- else %}
+expected as materialized (
+
+    -- announces the run's size, so the UDF's progress lines carry an estimate
+    select {{ duckbert_progress_expect('(select count(*) from to_score)', model_ready) }}
+        as rows_to_score
+
+),
+
 scored as materialized (
 
     select
@@ -106,8 +114,10 @@ scored as materialized (
         {{ duckbert_score('to_score.session_text', model_ready) }} as anomaly_score,
         timezone('UTC', now()) as scored_at,
         model.model_version,
-        model.threshold
-    from to_score
+        model.threshold,
+        expected.rows_to_score
+    from expected
+    cross join to_score
     cross join model
 
 ),

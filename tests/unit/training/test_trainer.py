@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -71,7 +72,21 @@ def test_head_training_writes_an_artifact_the_udf_scores_identically(warehouse, 
     assert meta["threshold"] == pytest.approx(result.threshold)
     assert meta["metrics"]["test"]["confusion_matrix"]
     assert meta["text_format"] == "st1"
-    assert {"int8", "bf16"} <= set(meta["precision_check"])
+    check = meta["precision_check"]
+    assert check["policy"] == {"min_flag_agreement": 0.995, "max_pr_auc_delta": 0.005}
+    assert check["labelled"] and check["sessions"] > 0
+    assert {"torch-fp32", "onnx-int8", "onnx-fp32", "torch-int8"} <= set(check["variants"])
+    compared = {v: f for v, f in check["variants"].items()
+                if v != "torch-fp32" and "flag_agreement" in f}
+    assert compared  # at least the fastest variant was compared in full
+    for figures in compared.values():
+        assert 0.0 <= figures["flag_agreement"] <= 1.0 and figures["rows_per_s"] > 0
+        assert figures["approved"] == (figures["flag_agreement"] >= 0.995
+                                       and abs(figures["pr_auc_delta"]) <= 0.005)
+    for figures in check["variants"].values():  # the others say why they were not
+        assert "flag_agreement" in figures or figures["why"].startswith(("not compared",
+                                                                         "could not run"))
+    assert (Path(result.path) / "runtime" / "onnx.json").exists()  # shipped by training
     con = duckdb.connect(warehouse)
     try:
         row = con.execute("select version, is_current, threshold, metrics from duckbert_models "

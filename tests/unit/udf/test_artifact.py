@@ -211,11 +211,11 @@ def test_save_writes_a_loadable_artifact_and_no_leftovers(tiny_bert, tmp_path):
 
 
 def test_artifacts_are_never_overwritten(tiny_model, tiny_bert, tmp_path):
-    before = {p.name: file_sha256(p) for p in tiny_model.iterdir()}
+    before = {p.name: file_sha256(p) for p in tiny_model.iterdir() if p.is_file()}
     model = _tiny_model_object(tiny_bert)
     with pytest.raises(ArtifactError, match="already exists; artifacts are never overwritten"):
         save_model(model, tiny_model, META)
-    assert {p.name: file_sha256(p) for p in tiny_model.iterdir()} == before
+    assert {p.name: file_sha256(p) for p in tiny_model.iterdir() if p.is_file()} == before
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ArtifactError, match="never overwritten"):

@@ -46,7 +46,7 @@ class _Saturated:
 
     threshold, version = 0.5, "test"
 
-    def score(self, texts):
+    def score(self, texts, count=True):
         return [None if t is None else 1.0 - 1e-4 ** t.count("bot") for t in texts]
 
 

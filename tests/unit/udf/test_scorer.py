@@ -20,7 +20,7 @@ def _one_torch_thread(one_torch_thread):
 @pytest.fixture
 def scorer(tiny_model):
     """A private fp32 Scorer (not the process-wide one), so counters start at zero."""
-    return Scorer(tiny_model, precision="fp32")
+    return Scorer(tiny_model, precision="fp32", score_store=False)  # counts forward passes
 
 
 def test_scores_are_probabilities_aligned_with_input(scorer):
@@ -70,7 +70,7 @@ def test_second_call_is_served_from_the_cache(scorer):
 
 def test_cache_is_bounded_and_can_be_disabled(tiny_model):
     texts = session_texts(10)
-    small = Scorer(tiny_model, precision="fp32", cache_size=3)
+    small = Scorer(tiny_model, precision="fp32", cache_size=3, score_store=False)
     small.score(texts)
     assert len(small.cache) == 3
     off = Scorer(tiny_model, precision="fp32", cache_size=0)
@@ -121,7 +121,7 @@ def test_int8_replaces_every_encoder_linear(tiny_model):
 
     from udf.quantize import RowwiseInt8Linear
 
-    scorer = Scorer(tiny_model, precision="int8")
+    scorer = Scorer(tiny_model, precision="int8", score_store=False)
     layers = list(scorer.model.encoder.modules())
     assert any(isinstance(m, RowwiseInt8Linear) for m in layers)
     assert not any(type(m) is nn.Linear for m in layers)

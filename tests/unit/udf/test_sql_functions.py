@@ -68,7 +68,7 @@ def column(con, sql: str, params=None) -> list:
 
 def reference_scores(model: Path, texts: list) -> list:
     """Scores from a fresh Scorer at the precision the SQL path uses, cache off."""
-    precision = get_scorer(model).precision
+    precision = get_scorer(model).variant
     return Scorer(model, precision=precision, cache_size=0).score(texts)
 
 
@@ -235,11 +235,18 @@ def test_flag_is_score_against_the_model_threshold(con, other_model):
 def test_model_info_json(scored, tiny_model):
     info = json.loads(column(scored, "select anomaly_model()")[0])
     meta = read_meta(tiny_model)
+    serving = {k: info.pop(k) for k in ("serving", "serving_reason", "device",
+                                         "serving_loaded", "decision_policy", "decisions")}
     assert info == {
         "name": "tiny", "version": meta["version"], "base_model": "tiny-random-bert",
         "training_mode": "head", "text_format": "st1", "threshold": 0.5,
         "threshold_policy": "fixed (test fixture)", "path": str(tiny_model),
     }
+    # what serves, and why: the fastest variant the decision check approved
+    assert serving["serving"] == get_scorer(tiny_model).variant == "onnx-int8"
+    assert serving["serving_reason"].startswith("fastest approved: flag agreement")
+    assert serving["decision_policy"] == {"min_flag_agreement": 0.995, "max_pr_auc_delta": 0.005}
+    assert serving["decisions"]["onnx-int8"]["approved"] is True
 
 
 def test_explain_json_shape(scored):
