@@ -151,7 +151,7 @@ def plant(point: str) -> None:
     elif point == "raise-precision":
         import training.precision as precision
 
-        precision.precision_check = _raise(point)
+        precision.decision_check = _raise(point)
     elif point == "raise-baselines":
         import training.baselines as baselines
 
