@@ -123,7 +123,8 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
         if variant == REFERENCE:
             log(f"    {variant:<11} reference, {f['rows_per_s']:.1f} rows/s")
             continue
-        mark = "approved" if f.get("approved") else "refused"
+        mark = "approved" if f.get("approved") else \
+            "refused" if "flag_agreement" in f else "skipped"
         rate = f", {f['rows_per_s']:.1f} rows/s" if f.get("rows_per_s") else ""
         log(f"    {variant:<11} {mark}: {f.get('why')}{rate}")
     return out
