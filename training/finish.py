@@ -17,7 +17,13 @@ from pathlib import Path
 
 from training.calibrate import choose_threshold
 from training.metrics import evaluate_scores
-from training.optional import DRIFT_BASELINES, PEERS, PRECISION_CHECK, OptionalSteps
+from training.optional import (
+    DEVICE_CHECK,
+    DRIFT_BASELINES,
+    PEERS,
+    PRECISION_CHECK,
+    OptionalSteps,
+)
 from training.result import TrainResult
 from training.splits import split_record
 from training.threads import single_thread
@@ -40,7 +46,7 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
     """Calibrate, evaluate, run the optional steps, save and record `model` of `run`."""
     from training.baselines import score_baselines
     from training.peers import compare_peers
-    from training.precision import decision_check
+    from training.precision import decision_check, device_checks
     from training.record import record_model
     from udf.artifact import new_version, save_model
     from udf.embedding_store import encoder_key
@@ -93,6 +99,9 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         # the ONNX encoders it exports there ship with the artifact.
         check = optional.run(PRECISION_CHECK, lambda: decision_check(
             tmp_dir, val_texts, check_labels, threshold, cfg.seed, log=run.log), {})
+        optional.run(DEVICE_CHECK, lambda: device_checks(
+            tmp_dir, run.device, val_texts, check_labels, threshold, cfg.seed, log=run.log),
+            None)
         return {"precision_check": check}
 
     save_model(model, path, meta, base_dir=run.base_dir, finalize=finalize)

@@ -16,8 +16,9 @@ T = TypeVar("T")
 
 PEERS = "peers"
 PRECISION_CHECK = "precision check"
+DEVICE_CHECK = "device precision check"
 DRIFT_BASELINES = "drift baselines"
-STEPS = (PEERS, PRECISION_CHECK, DRIFT_BASELINES)
+STEPS = (PEERS, PRECISION_CHECK, DEVICE_CHECK, DRIFT_BASELINES)
 
 
 class OptionalSteps:

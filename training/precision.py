@@ -58,18 +58,42 @@ def _timed(scorer, texts: list[str]):
     return scores, len(texts) / max(time.perf_counter() - started, 1e-9)
 
 
+def validation_sample(texts: list[str], labels, seed: int = 0):
+    """(texts, labels or None): the validation sessions every decision check measures, a
+    seeded sample of MAX_SESSIONS beyond that."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(texts))
+    if len(rows) > MAX_SESSIONS:
+        rows = np.sort(rng.choice(rows, size=MAX_SESSIONS, replace=False))
+    y = None if labels is None else np.asarray(labels)[rows].astype(int)
+    return [texts[i] for i in rows], y
+
+
+def device_checks(model_dir, device: str, texts: list[str], labels, threshold: float,
+                  seed: int = 0, log=print) -> None:
+    """Keep the validation sample in the artifact (udf.device_check.PROBE_FILE), so a GPU can
+    measure its own precisions on first load; when training runs on a GPU, measure them here
+    and store the figures beside the artifact."""
+    from udf.device_check import measure, save_check, write_probe
+
+    sample, y = validation_sample(texts, labels, seed)
+    write_probe(model_dir, sample, y, threshold)
+    if str(device).startswith("cuda"):
+        check = measure(model_dir, device, {"texts": sample, "threshold": threshold,
+                                            "labels": None if y is None else y.tolist()})
+        save_check(model_dir, device, check)
+        log(f"  decision check on {device}: " + ", ".join(
+            f"{k} {'approved' if v.get('approved') else 'refused'}"
+            for k, v in check["variants"].items() if k != check["reference"]))
+
+
 def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: int = 0,
                    log=print) -> dict:
     """The `precision_check` block of duckbert.json (see udf/serving.py for its shape)."""
     from udf.onnx_backend import cpu_isa
     from udf.serving import POLICY, REFERENCE, judge
 
-    rng = np.random.default_rng(seed)
-    rows = np.arange(len(texts))
-    if len(rows) > MAX_SESSIONS:
-        rows = np.sort(rng.choice(rows, size=MAX_SESSIONS, replace=False))
-    sample = [texts[i] for i in rows]
-    y = None if labels is None else np.asarray(labels)[rows].astype(int)
+    sample, y = validation_sample(texts, labels, seed)
     labelled = y is not None and len(set(y.tolist())) == 2
     probe = sample[WARMUP : WARMUP + PROBE] or sample
     _, ref_rate = _timed(_scorer(model_dir, REFERENCE), probe)

@@ -30,6 +30,7 @@ class Scorer:
         from udf.artifact import load_model
         from udf.backends import build_runner
         from udf.device import choose_device
+        from udf.device_check import check_for
         from udf.serving import choose
 
         self.model_dir = Path(model_dir).resolve()
@@ -37,7 +38,13 @@ class Scorer:
         self.device = choose_device(device)
         if precision and "-" in precision:  # a variant name such as onnx-int8
             backend, precision = precision.split("-", 1)
-        planned = choose(self.device, self.meta.get("precision_check"), precision, backend)
+        check = self.meta.get("precision_check")
+        if self.device.startswith("cuda"):
+            # CPU figures say nothing of a GPU: its own check, stored or measured now
+            wanted = (precision or os.environ.get("DUCKBERT_PRECISION") or "auto").strip()
+            check = check_for(self.model_dir, self.device, log=_log) \
+                if wanted.lower() == "auto" else None
+        planned = choose(self.device, check, precision, backend)
         self.runner, self.choice = build_runner(self.model, self.model_dir, self.meta,
                                                 self.device, planned)
         self.backend, self.precision = self.choice.backend, self.choice.precision
@@ -201,6 +208,12 @@ class Scorer:
             yield rows, pooled, None
 
 
+def _log(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+
 # at most DUCKBERT_MAX_MODELS loaded models per process, least recently used out (udf.pool)
 _POOL = ScorerPool()
 # what the last scorer loaded for each artifact serves, for anomaly_model()
@@ -247,10 +260,16 @@ def serving_info(model_dir: str | Path, meta: dict) -> dict:
         from udf.serving import choose
 
         device = choose_device()
-        choice = choose(device, meta.get("precision_check"))
+    check = meta.get("precision_check")
+    if device.startswith("cuda"):
+        from udf.device_check import stored_check
+
+        check = stored_check(model_dir, device)  # measured on this GPU kind, or none yet
+    if not loaded:
+        choice = choose(device, check)
     figures = {name: {k: f.get(k) for k in ("approved", "flag_agreement", "pr_auc_delta",
                                             "rows_per_s", "why")}
-               for name, f in approvals(meta.get("precision_check")).items()}
+               for name, f in approvals(check).items()}
     return {"serving": choice.variant, "serving_reason": choice.reason, "device": device,
             "serving_loaded": bool(loaded), "decision_policy": POLICY, "decisions": figures}
 

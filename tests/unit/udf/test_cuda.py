@@ -92,3 +92,20 @@ def test_out_of_memory_on_the_device_halves_and_still_scores_every_row(tiny_mode
         torch.cuda.empty_cache()
     assert scorer.oom_retries.halvings > 0
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_precision_on_the_gpu_is_approved_by_a_check_on_the_gpu(tiny_model, tmp_path):
+    import shutil
+
+    from udf.device_check import stored_check, write_probe
+
+    path = shutil.copytree(tiny_model, tmp_path / "model")
+    texts = _mixed_texts(200, seed=5)
+    write_probe(path, texts, [i % 5 == 0 for i in range(200)], threshold=0.5)
+    scorer = Scorer(path, device="cuda")
+    check = stored_check(path, "cuda")
+    assert check is not None and check["device"].startswith("cuda")
+    assert set(check["variants"]) >= {"torch-fp32", "torch-bf16", "torch-fp16"}
+    served = check["variants"].get(scorer.variant, {})
+    assert scorer.variant == "torch-fp32" or served.get("approved") is True
+    assert scorer.info()["serving_reason"]
