@@ -17,7 +17,15 @@ import click
               show_default=True,
               help="shifted: categories, brands, products and user ids that the standard "
                    "catalogue never has (for catalogue-shift tests).")
-def generate(out_dir, users, seed, difficulty, catalogue):
+@click.option("--reviews", type=click.Choice(["realistic", "short"]), default="realistic",
+              show_default=True,
+              help="realistic: review lengths from a few words to several hundred, genuine "
+                   "reviews in several voices, deceptive ones that imitate them, a novel fake "
+                   "variant; short: one or two sentences, promotional fakes (before st2).")
+@click.option("--focus", type=click.Choice(["reviews"]), default=None,
+              help="reviews: people review five times as often and every anomaly is review "
+                   "fraud (fake_review, brushing).")
+def generate(out_dir, users, seed, difficulty, catalogue, reviews, focus):
     """Write a synthetic labelled data set in the raw contract (events, reviews, labels).
 
     Normal personas (including hard negatives such as power shoppers and bargain hunters),
@@ -31,7 +39,7 @@ def generate(out_dir, users, seed, difficulty, catalogue):
     try:
         summary = run(out_dir, users=users, seed=seed,
                       difficulty=DEFAULT_DIFFICULTY if difficulty is None else difficulty,
-                      catalogue=catalogue)
+                      catalogue=catalogue, reviews=reviews, focus=focus)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"could not generate into {out_dir}: {exc}") from exc
     click.echo(format_summary(summary))
@@ -51,8 +59,9 @@ def format_summary(summary):
         f"({summary['anomaly_rate']:.1%})",
     ]
     for family, variants in summary["anomalies"].items():
+        novel = f"  novel {variants['novel']:>5}" if variants.get("novel") else ""
         lines.append(f"  {family:<18} blatant {variants['blatant']:>5}  "
-                     f"subtle {variants['subtle']:>5}")
+                     f"subtle {variants['subtle']:>5}{novel}")
     flipped = summary["labels_flipped"]
     if flipped:
         lines.append("label noise: " + ", ".join(f"{k} {v}" for k, v in flipped.items()))

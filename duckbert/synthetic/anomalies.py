@@ -7,7 +7,9 @@ products it touches, or in the words of its review:
 - scraping: walks product ids (or every brand of a category) in catalogue order.
 - click_fraud: bounce clicks concentrated on one campaign brand, no buying intent.
 - card_testing: cheap single-item checkouts in a row, from unrelated categories, often unviewed.
-- fake_review: generic, promotional 5-star text; rings post near-duplicates on unviewed products.
+- fake_review: generic, promotional 5-star text (realistic reviews: vague imitations of genuine
+  ones, duckbert/synthetic/voices.py); rings post near-duplicates on unviewed products; a
+  `novel` variant (realistic reviews only) writes in words no other abuse bank has.
 - account_takeover: a real user's session jumps to expensive items in a category they never
   browse and checks out fast.
 - cart_hoarding: the same limited, high-demand item added again and again, remove/re-add.
@@ -20,10 +22,13 @@ from dataclasses import dataclass, replace
 from duckbert.synthetic import reviews
 from duckbert.synthetic.clock import dwell
 from duckbert.synthetic.personas import PERSONA, Browser, view_count
-from duckbert.synthetic.review_words import RING
 from duckbert.synthetic.session import CART, CLICK, PURCHASE, REMOVE, VIEW, Session
 
-BLATANT, SUBTLE = "blatant", "subtle"
+BLATANT, SUBTLE, NOVEL = "blatant", "subtle", "novel"
+# Families with a novel variant (realistic reviews): a subtle account whose review text uses
+# words no other abuse bank has; the benchmark never trains on it.
+NOVEL_FAMILIES = ("fake_review",)
+NOVEL_SHARE = 0.3  # of a novel family's subtle accounts
 
 
 def _ln(rng, median, sigma):
@@ -33,15 +38,19 @@ def _ln(rng, median, sigma):
 class Campaigns:
     """What the abusers of one data set share: targets, ring texts, limited items."""
 
-    def __init__(self, rng, catalog, mimicry):
+    def __init__(self, rng, catalog, mimicry, writer=None):
         self.rng, self.catalog, self.mimicry = rng, catalog, mimicry
+        self.writer = writer or reviews.Writer()
         branded = sorted({k for k in catalog.brand_items if len(catalog.brand_items[k]) >= 3})
         self.click_targets = rng.sample(branded, 3)
         self.rings = []
-        for base in rng.sample(RING, 4):
+        for base in self.writer.ring_bases(rng, 4):
             c = rng.randrange(catalog.n_categories)
             pool = catalog.white_label_items(c) + catalog.by_price[c][:10]
-            self.rings.append((base, rng.sample(pool, min(3, len(pool)))))
+            targets = rng.sample(pool, min(3, len(pool)))
+            if base is None:
+                base = self.writer.ring_base(rng, catalog, targets[0])
+            self.rings.append((base, targets))
         white = [i for i in range(len(catalog)) if catalog.white[i]]
         self.brush_targets = rng.sample(white, 4)
         self.limited = catalog.limited_items()
@@ -221,8 +230,11 @@ def _fake_review(ctx, s, b, targets, at_start):
         s.emit(VIEW, prod)
         s.wait(dwell(rng, 15.0, 0.6, 0.0))
     s.wait(_ln(rng, 30 + 50 * m, 0.6))
-    rating = 4 if rng.random() < 0.2 * m else 5
-    s.review(prod, rating, reviews.promotional(rng, catalog, prod, m))
+    if s.variant == NOVEL:
+        rating, text = ctx.writer.novel(rng, catalog, prod)
+    else:
+        rating, text = ctx.writer.fake(rng, catalog, prod, m)
+    s.review(prod, rating, text)
     s.wait(dwell(rng, 10.0, 0.5, 0.0))
 
 

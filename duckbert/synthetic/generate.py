@@ -21,6 +21,7 @@ from duckbert.synthetic.clock import TimeText
 from duckbert.synthetic.difficulty import DEFAULT_DIFFICULTY, Knobs
 from duckbert.synthetic.output import write_files
 from duckbert.synthetic.population import build_population, schedule
+from duckbert.synthetic.reviews import Writer
 from duckbert.synthetic.session import EVENT_TYPES
 
 EVENT_COLUMNS = ("event_time", "event_type", "product_id", "category_id", "category_code",
@@ -32,14 +33,24 @@ LABEL_COLUMNS = ("user_session", "is_anomaly", "label_source", "labelled_at", "a
 STREAMS = ("catalog", "normal", "abuse", "calendar", "ids", "reviews", "labels", "dirt")
 NULL_SESSION_SHARE = 1 / 3
 CHUNK_ROWS = 50_000
+FOCUS = (None, "reviews")
 
 
-def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY, catalogue="standard"):
+def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY, catalogue="standard",
+             reviews="realistic", focus=None):
     """Write events.csv, reviews.csv and labels.csv into out_dir and return a summary dict.
 
     `catalogue`: "standard", or "shifted" (categories, brands, products and user ids that the
     standard catalogue never has: the benchmark's catalogue shift).
+    `reviews`: "realistic" (long-tailed lengths, genuine voices, deceptive imitations and a
+    novel fake variant: duckbert/synthetic/voices.py) or "short" (one or two sentences,
+    promotional fakes: the generator before text format st2).
+    `focus`: None, or "reviews" (people review five times as often and every anomaly is
+    review fraud: fake_review or brushing).
     """
+    review_style = reviews
+    if focus not in FOCUS:
+        raise ValueError(f"focus must be one of {FOCUS}, got {focus!r}")
     try:
         n_users = operator.index(users)
     except TypeError:
@@ -49,8 +60,8 @@ def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY, catalog
     knobs = Knobs.from_difficulty(difficulty)
     rngs = {name: random.Random(f"duckbert-synthetic:{seed}:{name}") for name in STREAMS}
     catalog = Catalog(rngs["catalog"], catalogue)
-    campaigns = Campaigns(rngs["abuse"], catalog, knobs.mimicry)
-    people = build_population(rngs, catalog, campaigns, knobs, n_users)
+    campaigns = Campaigns(rngs["abuse"], catalog, knobs.mimicry, Writer(review_style))
+    people = build_population(rngs, catalog, campaigns, knobs, n_users, focus)
     schedule(rngs["calendar"], people)
     sessions = _assign_ids(rngs["ids"], people, catalog.kind.user_ids)
     fmt = TimeText()
@@ -67,6 +78,8 @@ def generate(out_dir, users=2000, seed=0, difficulty=DEFAULT_DIFFICULTY, catalog
                        {**event_dirt, **review_dirt}, empties, paths)
     summary["reviews_without_session"] = unlinked
     summary["catalogue"] = catalogue
+    summary["review_style"] = review_style
+    summary["focus"] = focus
     return summary
 
 
@@ -164,7 +177,7 @@ def _summary(out_dir, seed, knobs, people, sessions, events, flipped, dirt_count
     families = {name: {BLATANT: 0, SUBTLE: 0} for name in FAMILY_NAMES}
     for s in sessions:
         if s.family:
-            families[s.family][s.variant] += 1
+            families[s.family][s.variant] = families[s.family].get(s.variant, 0) + 1
     anomalous = sum(sum(v.values()) for v in families.values())
     personas = Counter(u.persona for u in people if u.persona not in families)
     n_reviews = sum(len(s.reviews) for s in sessions)

@@ -200,8 +200,9 @@ class Browser:
             self.checkout(self.cart)
 
 
-def write_reviews(rng, catalog, s, user, count):
+def write_reviews(rng, catalog, s, user, count, writer=None):
     """A person revisits products bought before (or seen now) and reviews them honestly."""
+    writer = writer or reviews.Writer("short")
     for _ in range(count):
         pool = user.purchased[-12:] or s.products(VIEW)
         if not pool:
@@ -211,37 +212,42 @@ def write_reviews(rng, catalog, s, user, count):
         s.wait(dwell(rng, 15.0, 0.6, 0.0))
         s.wait(rng.lognormvariate(math.log(80.0), 0.6))
         rating = reviews.honest_rating(rng)
-        s.review(product, rating, reviews.honest(rng, catalog, product, rating))
+        s.review(product, rating, writer.honest(rng, catalog, product, rating))
         s.wait(dwell(rng, 10.0, 0.5, 0.0))
 
 
-def human_session(rng, catalog, user, persona, category=None, gift=False):
-    """One normal session of a user: reviews first when the persona writes them, then browsing."""
+def human_session(rng, catalog, user, persona, category=None, gift=False, writer=None,
+                  review_rate=1.0):
+    """One normal session of a user: reviews first when the persona writes them, then browsing.
+
+    `review_rate` multiplies the persona's chance of writing reviews (capped at 0.9)."""
     s = Session(user.idx)
     if gift:
         persona, category = GIFT, user.stranger_category(rng, catalog)
     category = user.next_category(rng, catalog) if category is None else category
     lo, hi = persona.reviews
-    if rng.random() < persona.p_review:
-        write_reviews(rng, catalog, s, user, rng.randint(lo, hi))
+    p_review = min(0.9, persona.p_review * review_rate)
+    if rng.random() < p_review:
+        write_reviews(rng, catalog, s, user, rng.randint(lo, hi), writer)
     b = Browser(rng, catalog, s, user, persona, category,
                 cheap=rng.random() < persona.cheap,
                 price_sort=rng.random() < persona.price_sort)
     for _ in range(view_count(rng, persona)):
         b.step(catalog.pick_price_band(rng, category, 0.4, 0.97) if gift else None)
     b.finish()
-    if not s.reviews and user.purchased and rng.random() < persona.p_review * 0.3:
-        write_reviews(rng, catalog, s, user, 1)
+    if not s.reviews and user.purchased and rng.random() < p_review * 0.3:
+        write_reviews(rng, catalog, s, user, 1, writer)
         b.step()
     return s
 
 
-def normal_user(rng, catalog, idx):
+def normal_user(rng, catalog, idx, writer=None, review_rate=1.0):
     """A normal user and all of their sessions, in time order."""
     persona = rng.choices(PERSONAS, weights=[p.weight for p in PERSONAS])[0]
     user = make_user(rng, catalog, idx, persona)
     n = rng.randint(*persona.sessions)
     gift_at = rng.randrange(n) if persona.name == "gift_buyer" else -1
     for k in range(n):
-        user.sessions.append(human_session(rng, catalog, user, persona, gift=k == gift_at))
+        user.sessions.append(human_session(rng, catalog, user, persona, gift=k == gift_at,
+                                           writer=writer, review_rate=review_rate))
     return user

@@ -4,24 +4,45 @@ Anomalies are allocated by quota (not by coin flips), so every family and both v
 appear even in a few hundred users and the anomaly rate stays near the target.
 """
 
-from duckbert.synthetic.anomalies import BLATANT, FAMILIES, SUBTLE
+from duckbert.synthetic.anomalies import (
+    BLATANT,
+    FAMILIES,
+    NOVEL,
+    NOVEL_FAMILIES,
+    NOVEL_SHARE,
+    SUBTLE,
+)
 from duckbert.synthetic.clock import SESSION_SEPARATION_S, start_times
 from duckbert.synthetic.personas import PERSONA, make_user, normal_user
 
 MIN_USERS_FOR_ABUSE = 20
+FAMILY_INDEX = {f.name: k for k, f in enumerate(FAMILIES)}
 
 
-def build_population(rngs, catalog, campaigns, knobs, n_users):
+# focus="reviews": reviews are the abuse surface. People write reviews this many times as
+# often, and every anomaly belongs to a family that writes reviews.
+REVIEW_FOCUS_RATE = 5.0
+REVIEW_FAMILIES = ("fake_review", "brushing")
+
+
+def build_population(rngs, catalog, campaigns, knobs, n_users, focus=None):
     """All users with their sessions (content only, not yet on the calendar)."""
-    people = [normal_user(rngs["normal"], catalog, i) for i in range(n_users)]
+    writer = campaigns.writer
+    rate = REVIEW_FOCUS_RATE if focus == "reviews" else 1.0
+    people = [normal_user(rngs["normal"], catalog, i, writer, rate) for i in range(n_users)]
     if n_users < MIN_USERS_FOR_ABUSE:
         return people
     rng = rngs["abuse"]
     total = sum(len(u.sessions) for u in people)
     quota = round(knobs.anomaly_rate / (1 - knobs.anomaly_rate) * total)
     per_family = _split_even(rng, quota, len(FAMILIES))
+    if focus == "reviews":
+        per_family = [0] * len(FAMILIES)
+        shares = _split_even(rng, quota, len(REVIEW_FAMILIES))
+        for name, n in zip(REVIEW_FAMILIES, shares, strict=True):
+            per_family[FAMILY_INDEX[name]] = n
     accounts = {f.name: min(n, max(2, round(n / f.per_account)))
-                for f, n in zip(FAMILIES, per_family, strict=True) if not f.on_victims}
+                for f, n in zip(FAMILIES, per_family, strict=True) if not f.on_victims and n}
     max_accounts = n_users // 4
     while sum(accounts.values()) > max_accounts and max(accounts.values()) > 2:
         name = max(accounts, key=accounts.get)
@@ -30,6 +51,8 @@ def build_population(rngs, catalog, campaigns, knobs, n_users):
     taken = set(replaced)
     slots = iter(replaced)
     for family, n_sessions in zip(FAMILIES, per_family, strict=True):
+        if not n_sessions:
+            continue
         subtle = _subtle_count(n_sessions, knobs.subtle_share)
         if family.on_victims:
             _hijack(rng, campaigns, people, taken, family, n_sessions - subtle, subtle)
@@ -39,12 +62,17 @@ def build_population(rngs, catalog, campaigns, knobs, n_users):
         n_sub = max(n_sub, n_acc - (n_sessions - subtle))
         for variant, n_accounts, count in ((SUBTLE, n_sub, subtle),
                                           (BLATANT, n_acc - n_sub, n_sessions - subtle)):
-            for share in _split_skewed(rng, count, n_accounts):
+            shares = _split_skewed(rng, count, n_accounts)
+            novel = set()
+            if variant == SUBTLE and writer.realistic and family.name in NOVEL_FAMILIES:
+                novel = set(range(1, len(shares), round(1 / NOVEL_SHARE)))
+            for k, share in enumerate(shares):
+                variant_k = NOVEL if k in novel else variant
                 idx = next(slots)
                 user = make_user(rng, catalog, idx, PERSONA["casual"])
                 user.persona = family.name
                 user.human_hours = not (variant == BLATANT and family.flat_hours)
-                user.sessions = [family.build(campaigns, user, variant) for _ in range(share)]
+                user.sessions = [family.build(campaigns, user, variant_k) for _ in range(share)]
                 people[idx] = user
     return people
 

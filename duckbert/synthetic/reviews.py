@@ -108,3 +108,54 @@ def ring(rng, base, catalog, product):
 def brushing(rng, catalog, product):
     """The short confirmation a brushing buyer leaves for an order that was never real."""
     return _fill(rng, rng.choice(words.BRUSH), catalog, product)
+
+
+REVIEW_STYLES = ("realistic", "short")
+
+
+class Writer:
+    """The review texts of one data set.
+
+    `realistic` (the default): duckbert.synthetic.voices, long-tailed lengths, genuine voices
+    and deceptive reviews that imitate them. `short`: the phrase banks above (one or two
+    sentences, promotional fakes), the generator of the st1 benchmarks.
+    """
+
+    def __init__(self, style="realistic"):
+        if style not in REVIEW_STYLES:
+            raise ValueError(f"reviews must be one of {', '.join(REVIEW_STYLES)}, got {style!r}")
+        self.style = style
+        self.realistic = style == "realistic"
+
+    def honest(self, rng, catalog, product, rating):
+        if self.realistic:
+            from duckbert.synthetic.voices import genuine
+
+            return genuine(rng, catalog, product, rating)
+        return honest(rng, catalog, product, rating)
+
+    def fake(self, rng, catalog, product, mimicry):
+        """(rating, text) of a subtle fake review."""
+        if self.realistic:
+            from duckbert.synthetic.voices import deceptive, deceptive_rating
+
+            rating = deceptive_rating(rng)
+            return rating, deceptive(rng, catalog, product, rating)
+        rating = 4 if rng.random() < 0.2 * mimicry else 5
+        return rating, promotional(rng, catalog, product, mimicry)
+
+    def novel(self, rng, catalog, product):
+        """(rating, text) of the novel fake variant (words of no other abuse bank)."""
+        from duckbert.synthetic.voices import deceptive_rating, novel
+
+        return deceptive_rating(rng), novel(rng, catalog, product)
+
+    def ring_bases(self, rng, n):
+        """n ring campaign texts ({noun}/{brand} placeholders); realistic: None, see ring_base."""
+        return rng.sample(words.RING, n) if not self.realistic else [None] * n
+
+    def ring_base(self, rng, catalog, product):
+        """A realistic ring's campaign text, a deceptive review aimed at `product`'s group."""
+        from duckbert.synthetic.voices import deceptive_template
+
+        return deceptive_template(rng, catalog, product, 5)

@@ -293,3 +293,90 @@ def test_shifted_catalogue_shares_nothing_with_the_standard_one(tmp_path, datase
     assert not {s.noun for s in a.specs} & {s.noun for s in b.specs}
     with pytest.raises(ValueError, match="catalogue"):
         Catalog(random.Random(0), "other")
+
+
+def _review_words():
+    import re
+
+    from duckbert.synthetic import review_words as short
+    from duckbert.synthetic import voice_words as voice
+
+    def words(texts):
+        out = set()
+        for text in texts:
+            text = re.sub(r"\{[a-zA-Z0-9]+\}", " ", text)  # placeholders: catalogue words
+            out.update(w for w in re.findall(r"[a-z0-9']+", text.lower()))
+        return out
+
+    abuse = (short.PROMO + short.VAGUE + short.RING + short.BRUSH + list(short.RING_SWAPS)
+             + list(short.RING_SWAPS.values()) + voice.DECEPTIVE + voice.SUPER
+             + [w for ws in voice.PARAPHRASE.values() for w in ws])
+    return words(voice.NOVEL_FAKE), words(abuse)
+
+
+def test_the_novel_fake_variant_shares_no_word_with_other_abuse_texts():
+    novel, abuse = _review_words()
+    assert novel and not novel & abuse, sorted(novel & abuse)
+
+
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("realistic")
+    summary = generate(out, users=400, seed=5, focus="reviews", difficulty=0.7)
+    with open(out / "reviews.csv", newline="") as fh:
+        reviews = list(csv.DictReader(fh))
+    with open(out / "labels.csv", newline="") as fh:
+        labels = {r["user_session"]: r for r in csv.DictReader(fh)}
+    return summary, reviews, labels
+
+
+def test_realistic_review_lengths_are_long_tailed(realistic):
+    _, reviews, _ = realistic
+    n = sorted(len(r["review_text"].split()) for r in reviews if r["review_text"])
+    assert n[len(n) // 10] <= 8  # a few words
+    assert 30 <= n[len(n) // 2] <= 120
+    assert n[-1] >= 250  # several hundred
+
+
+def test_deceptive_reviews_imitate_genuine_ratings_and_words(realistic):
+    import re
+
+    summary, reviews, labels = realistic
+    assert summary["review_style"] == "realistic" and summary["focus"] == "reviews"
+    assert set(summary["anomalies"]["fake_review"]) == {"blatant", "subtle", "novel"}
+    assert all(not v.get("blatant") and not v.get("subtle")
+               for k, v in summary["anomalies"].items() if k not in ("fake_review", "brushing"))
+    kind = {}
+    for r in reviews:
+        label = labels.get(r["user_session"])
+        if label is None:
+            continue  # reviews written without a session id
+        if label["anomaly_family"] == "fake_review" and label["anomaly_variant"] == "subtle":
+            kind.setdefault("deceptive", []).append(r)
+        elif not label["anomaly_family"]:
+            kind.setdefault("genuine", []).append(r)
+    fake, real = kind["deceptive"], kind["genuine"]
+    assert len(fake) >= 10 and len(real) >= 200
+    # ratings: fakes give 4-5 stars, as most genuine reviewers do
+    assert {r["rating"] for r in fake} <= {"4", "5"}
+    assert sum(r["rating"] in ("4", "5") for r in real) / len(real) > 0.5
+    # no giveaway token: no word is in every deceptive review and in few genuine ones
+    def vocab(r):
+        return set(re.findall(r"[a-z']+", r["review_text"].lower()))
+    fake_sets, real_sets = [vocab(r) for r in fake], [vocab(r) for r in real]
+    common = set.intersection(*fake_sets)
+    assert not {w for w in common if sum(w in s for s in real_sets) < 0.2 * len(real)}
+    # style: genuine reviews carry numbers (days, hours, weeks), deceptive ones never do
+    def has_number(r):
+        return bool(re.search(r"\d", r["review_text"]))
+    assert not any(has_number(r) for r in fake)
+    assert sum(has_number(r) for r in real) > 0.2 * len(real)
+
+
+def test_short_reviews_keep_the_former_style(tmp_path):
+    summary = generate(tmp_path, users=120, seed=1, reviews="short")
+    assert summary["review_style"] == "short"
+    assert all("novel" not in v for v in summary["anomalies"].values())
+    with open(tmp_path / "reviews.csv", newline="") as fh:
+        n = [len(r["review_text"].split()) for r in csv.DictReader(fh)]
+    assert max(n) < 60
