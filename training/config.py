@@ -60,8 +60,10 @@ class TrainConfig:
     """With threshold_policy='precision': the lowest threshold reaching this precision."""
     contamination: float | None = None
     """With threshold_policy='contamination': flag this share of sessions."""
-    max_length: int = 256
-    """Token limit of the encoder input (texts are rendered to fit 256)."""
+    max_length: int = 512
+    """Token limit of the encoder input: st2 texts are a behaviour part under 256 tokens and
+    the reviews' words after it (docs/SESSION_TEXT.md); short texts are padded to their own
+    length, so only sessions with long reviews pay for the longer limit."""
     lexical: bool | None = None
     """Give the head the hashed n-gram term: None lets validation decide."""
     ngram_buckets: int = 1 << 18

@@ -1,6 +1,8 @@
 """Explain a score by occlusion: remove one event at a time and see how far the score falls.
 
-A session text is a header followed by events, separated by " | " (docs/SESSION_TEXT.md).
+A session text is a header followed by events, separated by " | " (docs/SESSION_TEXT.md);
+in format st2 the reviews' words follow after " || ", and occluding a review's timeline
+segment also takes its words out.
 A session of n events is explained by scoring it without each event: n + 1 forward passes.
 Past MAX_OCCLUSIONS events, neighbouring events are occluded together in MAX_OCCLUSIONS
 contiguous groups, so a session never costs more than MAX_OCCLUSIONS + 1 passes. All the
@@ -13,6 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+
+from udf.text_format import REVIEWS_SEPARATOR
 
 SEPARATOR = " | "
 GROUP_JOINER = " + "
@@ -22,9 +27,40 @@ _EPS = 1e-15  # probabilities are clipped here before the log-odds
 
 
 def split_events(text: str) -> tuple[str, list[str]]:
-    """(header, events) of a session text; a text without separators is all header."""
-    parts = text.split(SEPARATOR)
+    """(header, events) of a session text; a text without separators is all header.
+
+    st2: the timeline's events only (the reviews part after " || " is not an event)."""
+    parts = text.split(REVIEWS_SEPARATOR, 1)[0].split(SEPARATOR)
     return parts[0], parts[1:]
+
+
+_REVIEWS_IN = re.compile(r"^(?:\d+[smhd] )?review [1-5](?: verified)?(?: x(\d+))?$")
+_SUMMARY_REVIEWS = re.compile(r"^\d+ more:.* (\d+) review( |$)")
+
+
+def reviews_in(segment: str) -> int:
+    """How many reviews an st2 timeline segment stands for (a run xN, a summarized middle)."""
+    match = _REVIEWS_IN.match(segment)
+    if match:
+        return int(match.group(1) or 1)
+    match = _SUMMARY_REVIEWS.match(segment)
+    return int(match.group(1)) if match else 0
+
+
+def _st2_occlusions(text: str, groups):
+    """st2: an occluded timeline segment takes its reviews' words out of the reviews part."""
+    timeline, reviews_text = text.split(REVIEWS_SEPARATOR, 1)
+    header, *events = timeline.split(SEPARATOR)
+    reviews = reviews_text.split(SEPARATOR)
+    first = [0]
+    for event in events:
+        first.append(first[-1] + reviews_in(event))
+    out = []
+    for g in groups:
+        kept = reviews[: first[g.start]] + reviews[first[g.stop] :]
+        body = SEPARATOR.join([header, *events[: g.start], *events[g.stop :]])
+        out.append(body + (REVIEWS_SEPARATOR + SEPARATOR.join(kept) if kept else ""))
+    return out
 
 
 def occlusion_groups(n_events: int, max_groups: int = MAX_OCCLUSIONS) -> list[range]:
@@ -39,9 +75,12 @@ def occlusions(text: str) -> tuple[list[tuple[range, str]], list[str]]:
     """The occluded groups (index range, their text) and the text without each of them."""
     header, events = split_events(text)
     groups = occlusion_groups(len(events))
-    variants = [
-        SEPARATOR.join([header, *events[: g.start], *events[g.stop :]]) for g in groups
-    ]
+    if REVIEWS_SEPARATOR in text:
+        variants = _st2_occlusions(text, groups)
+    else:
+        variants = [
+            SEPARATOR.join([header, *events[: g.start], *events[g.stop :]]) for g in groups
+        ]
     labels = [(g, GROUP_JOINER.join(events[g.start : g.stop])) for g in groups]
     return labels, variants
 

@@ -18,6 +18,7 @@ from udf.batching import Coalescer
 from udf.cache import ScoreCache, text_key
 from udf.encode import OomRetry
 from udf.pool import ScorerPool
+from udf.text_format import check_texts
 
 
 class Scorer:
@@ -50,6 +51,8 @@ class Scorer:
         self.backend, self.precision = self.choice.backend, self.choice.precision
         self.variant = self.choice.variant
         self.version = self.meta["version"]
+        self.text_format = self.meta.get("text_format")
+        self.name = f"model {self.meta.get('name', '?')}@{self.version}"
         self.threshold = float(self.meta["threshold"])
         self.max_length = self.model.tokenizer.max_length
         self.max_rows = self.runner.max_rows if self.backend == "torch" else 128
@@ -94,6 +97,8 @@ class Scorer:
         keys = list(positions)
         cached = self.cache.get_many(keys)
         missing = [key for key, value in zip(keys, cached, strict=True) if value is None]
+        # Only uncached texts: a cached one was checked before its score was kept.
+        check_texts([first_text[k] for k in missing], self.text_format, self.name)
         fresh: dict[bytes, float] = {}
         if missing and self.score_store is not None:
             from udf.score_store import text_sha256

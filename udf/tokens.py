@@ -16,6 +16,17 @@ TOKENIZER_FILES = (
 # attention kernels block their reductions by sequence length, and a text's score must not
 # depend on which other texts share its batch.
 PAD_MULTIPLE = 8
+# st2: the behaviour part keeps up to this many tokens (with [CLS] and [SEP]) of any
+# max_length; SQL renders it under 256 (docs/SESSION_TEXT.md).
+BEHAVIOUR_MAX = 256
+
+
+def _head_tail(ids: list[int], room: int) -> list[int]:
+    """ids within `room` by dropping the middle: head 1/4, tail 3/4."""
+    if len(ids) <= room:
+        return ids
+    head = room // 4
+    return ids[:head] + ids[len(ids) - (room - head) :]
 
 
 class SessionTokenizer:
@@ -45,6 +56,7 @@ class SessionTokenizer:
         self.cls_id = self._special(("[CLS]", "<s>"))
         self.sep_id = self._special(("[SEP]", "</s>"))
         self.pad_id = self._special(("[PAD]", "<pad>"), default=0)
+        self.bar_id = tok.token_to_id("|")
 
     def _special(self, names, default=None):
         for name in names:
@@ -60,12 +72,31 @@ class SessionTokenizer:
         return [enc.ids for enc in self._tok.encode_batch(texts, add_special_tokens=False)]
 
     def fit(self, ids: list[int]) -> list[int]:
-        """[CLS] + ids + [SEP], cut to max_length by dropping the middle (head 1/4, tail 3/4)."""
+        """[CLS] + ids + [SEP] within max_length.
+
+        st2 (a reviews part after "||"): the behaviour part is kept (cut like below only past
+        BEHAVIOUR_MAX tokens) and only the reviews' end is cut. Otherwise the middle is dropped
+        (head 1/4, tail 3/4).
+        """
         room = self.max_length - 2
         if len(ids) > room:
-            head = room // 4
-            ids = ids[:head] + ids[len(ids) - (room - head) :]
+            split = self._reviews_start(ids)
+            if split is not None:
+                behaviour = _head_tail(ids[:split], min(room, BEHAVIOUR_MAX - 2))
+                ids = behaviour + ids[split : split + room - len(behaviour)]
+            else:
+                ids = _head_tail(ids, room)
         return [self.cls_id, *ids, self.sep_id]
+
+    def _reviews_start(self, ids: list[int]) -> int | None:
+        """Index of the "||" that starts st2's reviews part, if any."""
+        bar = self.bar_id
+        if bar is None:
+            return None
+        for i in range(len(ids) - 1):
+            if ids[i] == bar and ids[i + 1] == bar:
+                return i
+        return None
 
     def padded_length(self, n_ids: int) -> int:
         """Width a text of `n_ids` token ids (no specials) is padded to: its own bucket."""

@@ -1,6 +1,22 @@
-{# Version of the session_text format; stored in sessions.text_format and in each model artifact. #}
+{# The session_text formats this package renders; the first is the default. #}
+{% macro session_text_formats() -%}
+    {{ return(['st2', 'st1']) }}
+{%- endmacro %}
+
+{# Format to render: var session_text_format (st2 by default; st1 for models trained on it). #}
+{% macro session_text_format() -%}
+    {%- set value = var('session_text_format', session_text_formats()[0]) | string | lower -%}
+    {%- if execute and value not in session_text_formats() -%}
+        {{ exceptions.raise_compiler_error(
+            "var session_text_format must be one of " ~ session_text_formats() | join(', ')
+            ~ " (docs/SESSION_TEXT.md), got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{# Version of the session_text format as SQL; stored in sessions.text_format and in each model artifact. #}
 {% macro session_text_version() -%}
-    'st1'
+    '{{ session_text_format() }}'
 {%- endmacro %}
 
 {# Time since the previous item as a band named by its lower edge: 0s 1s 2s 5s 10s 30s 1m 3m 10m 30m 2h 1d. #}
@@ -104,11 +120,25 @@
     ), 1, {{ max_words }}), ' '), '')
 {%- endmacro %}
 
-{# One review: [gap] review rating [verified] and its first `max_words` words of text. #}
+{# One review in the timeline: [gap] review rating [verified], then (st1 only) its first
+   `max_words` words; st2 writes the words in the reviews part instead (review_part). #}
 {% macro review_segment(gap_seconds, rating, is_verified, review_text, max_words) -%}
+    {%- set words = first_words(review_text, max_words) if session_text_format() == 'st1'
+        else 'cast(null as varchar)' -%}
     concat_ws(
         ' ',
         {{ gap_band(gap_seconds) }},
+        'review',
+        cast({{ rating }} as varchar),
+        case when {{ is_verified }} then 'verified' end,
+        {{ words }}
+    )
+{%- endmacro %}
+
+{# st2: one review in the reviews part, "review rating [verified] <its words>". #}
+{% macro review_part(rating, is_verified, review_text, max_words) -%}
+    concat_ws(
+        ' ',
         'review',
         cast({{ rating }} as varchar),
         case when {{ is_verified }} then 'verified' end,
@@ -116,12 +146,36 @@
     )
 {%- endmacro %}
 
-{# Words of review text to keep: var review_words (20), or review_words_many (10) past review_many (3) reviews. #}
+{# Words of review text to keep.
+   st1: var review_words (20), or review_words_many (10) past review_many (3) reviews.
+   st2: the whole review up to var review_text_words (360) words shared by the session's
+   reviews, at least review_words_min (30) each; the tokenizer cuts what the encoder can't take. #}
 {% macro review_word_limit(reviews_in_session) -%}
+    {%- if session_text_format() == 'st1' -%}
     case
         when {{ reviews_in_session }} > {{ var('review_many', 3) }} then {{ var('review_words_many', 10) }}
         else {{ var('review_words', 20) }}
     end
+    {%- else -%}
+    greatest(
+        {{ var('review_words_min', 30) }},
+        cast(floor({{ var('review_text_words', 360) }} / {{ reviews_in_session }}) as integer)
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{# st2: what separates the behaviour part from the reviews part (never inside either). #}
+{% macro reviews_separator() -%}
+    ' || '
+{%- endmacro %}
+
+{# What follows the behaviour part: st2 " || " and the reviews (none without reviews); st1 nothing. #}
+{% macro reviews_suffix(reviews_text) -%}
+    {%- if session_text_format() == 'st1' -%}
+        ''
+    {%- else -%}
+        coalesce({{ reviews_separator() }} || {{ reviews_text }}, '')
+    {%- endif -%}
 {%- endmacro %}
 
 {# Rough WordPiece count of a segment plus its separator: 1.3 tokens a word, measured in docs/SESSION_TEXT.md. #}

@@ -14,6 +14,7 @@ from duckbert.dbt_runner import dbt_build
 from duckbert.loader import load
 from udf.base_models import packaged_model_dir
 from udf.explain import SEPARATOR
+from udf.text_format import REVIEWS_SEPARATOR
 from udf.tokens import SessionTokenizer
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_generated")]
@@ -107,14 +108,32 @@ def test_reviews_without_user_session_find_a_session(built):
 def test_session_texts_fit_the_token_budget(built):
     rows = q(built, "select n_events + n_reviews, session_text from sessions")
     tokenizer = SessionTokenizer(packaged_model_dir())
-    lengths = [len(ids) + 2 for ids in tokenizer.ids([text for _, text in rows])]  # +CLS/SEP
+    behaviour = [text.split(REVIEWS_SEPARATOR)[0] for _, text in rows]
+    lengths = [len(ids) + 2 for ids in tokenizer.ids(behaviour)]  # +CLS/SEP
     typical = [n for (items, _), n in zip(rows, lengths, strict=True) if items <= 15]
     assert statistics.median(lengths) <= 128
     assert statistics.median(typical) <= 100 and max(typical) <= 160
-    assert max(lengths) <= 256
-    for _, text in rows:
+    assert max(lengths) <= 256  # st2's behaviour part: the tokenizer keeps it whole
+    whole = [len(ids) + 2 for ids in tokenizer.ids([text for _, text in rows])]
+    assert statistics.median(whole) <= 128  # most sessions have no review
+    for text in behaviour:
         parts = text.split(SEPARATOR)
         assert all(part.strip() == part and part and "|" not in part for part in parts)
+
+
+def test_reviews_reach_the_text_whole(built):
+    """st2: a generated review is in its session's text with all its words (up to 360)."""
+    rows = q(built, "select r.review_text, s.session_text from stg_reviews r "
+                    "join int_sessions_reviews j using (review_id) "
+                    "join sessions s on s.session_id = j.session_id "
+                    "where s.n_reviews = 1 and r.review_text is not null")
+    assert len(rows) > 20
+    longest = 0
+    for review, text in rows:
+        words = " ".join(review.lower().replace("|", " ").split()[:360])
+        assert text.split(REVIEWS_SEPARATOR)[1].endswith(words), (review, text)
+        longest = max(longest, len(words.split()))
+    assert longest > 100  # the generator's long tail, kept whole
 
 
 def test_scoring_marts_are_empty_without_a_model(built):

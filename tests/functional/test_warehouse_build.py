@@ -197,12 +197,14 @@ def test_sessions_have_one_row_each_and_a_session_text(warehouse):
     rows = warehouse.q("select session_id, session_text, text_format, n_text_segments "
                        "from sessions")
     for session_id, text, text_format, n_segments in rows:
-        assert text_format == "st1"
-        parts = text.split(SEPARATOR)
+        assert text_format == "st2"
+        parts = text.split(" || ")[0].split(SEPARATOR)
         assert len(parts) == n_segments and all(p and "|" not in p for p in parts), session_id
     s1 = dict((r[0], r[1]) for r in rows)["S1"]
     assert s1.split(SEPARATOR)[0].startswith("4m 4 events 2 view 1 cart 1 purchase 1 review")
-    assert s1.endswith("review 5 verified great phone fast delivery, love it")
+    # st2: the review's segment in the timeline, its words whole after " || "
+    assert s1.endswith("review 5 verified || review 5 verified great phone fast delivery, "
+                       "love it")
 
 
 def test_training_sessions_carry_labels_where_there_are_some(warehouse):

@@ -42,7 +42,8 @@ def build_tiny_bert(out_dir: Path, seed: int = 0) -> Path:
 
 
 def build_tiny_artifact(base_dir: Path, out_dir: Path, name: str = "tiny", seed: int = 0,
-                        threshold: float = 0.5, ngram_buckets: int = 4096) -> Path:
+                        threshold: float = 0.5, ngram_buckets: int = 4096,
+                        text_format: str = "st2") -> Path:
     """A duckbert artifact with random head weights scaled so scores spread over (0, 1)."""
     import torch
 
@@ -60,7 +61,7 @@ def build_tiny_artifact(base_dir: Path, out_dir: Path, name: str = "tiny", seed:
                                    ngram_buckets=ngram_buckets)
     meta = {
         "name": name, "version": new_version(), "base_model": "tiny-random-bert",
-        "training_mode": "head", "text_format": "st1", "threshold": threshold,
+        "training_mode": "head", "text_format": text_format, "threshold": threshold,
         "threshold_policy": "fixed (test fixture)", "precision_check": APPROVED_CHECK,
     }
     return save_model(model, out_dir, meta, base_dir=base_dir)

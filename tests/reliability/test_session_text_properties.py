@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.helpers.warehouse_sql import compile_models
 from udf.explain import SEPARATOR
+from udf.text_format import REVIEWS_SEPARATOR
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session_text_properties")]  # dbt compile
 
@@ -31,6 +32,7 @@ SUMMARY_RESERVE = 16
 HEADER = re.compile(r"^\d+[smhd] (\d+) events( |$)")
 RUN = re.compile(r" x(\d+)$")
 SUMMARY = re.compile(r"^(\d+) more: ")
+REVIEW_PART = re.compile(r"^review [1-5]( verified)?( |$)")
 
 EVENT_TYPES = ["view", "VIEW", " View ", "click", "cart", "AddToCart", "add-to-cart",
                "remove_from_cart", "removefromcart", "purchase", "transaction"]
@@ -154,9 +156,18 @@ def estimated_tokens(segment: str) -> int:
 
 
 def check_text(session_id, text, n_segments, n_summarized, n_events, n_reviews, fmt):
-    assert fmt == "st1"
+    assert fmt == "st2"
     assert text, session_id
-    parts = text.split(SEPARATOR)
+    behaviour, separator, reviews_part = text.partition(REVIEWS_SEPARATOR)
+    # st2: every review's words after " || ", one per review, in session order
+    if n_reviews:
+        assert separator, (session_id, text)
+        written = reviews_part.split(SEPARATOR)
+        assert len(written) == n_reviews, (session_id, text)
+        assert all(REVIEW_PART.match(w) and "|" not in w for w in written), (session_id, text)
+    else:
+        assert not separator, (session_id, text)
+    parts = behaviour.split(SEPARATOR)
     assert len(parts) == n_segments, (session_id, text)
     for part in parts:
         assert "|" not in part, f"'|' leaked into segment {part!r} of {session_id}"

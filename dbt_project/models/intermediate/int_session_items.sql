@@ -124,7 +124,10 @@ final as (
                 'gap_seconds', 'rating', 'is_verified_purchase', 'review_text',
                 'review_word_limit'
             ) }}
-        end as segment
+        end as segment,
+        case when item_kind = 'review' then {{ review_part(
+            'rating', 'is_verified_purchase', 'review_text', 'review_word_limit'
+        ) }} end as review_part
     from sequenced
 
 )

@@ -150,17 +150,31 @@ bodies as (
 
 ),
 
+review_parts as (
+
+    -- st2: every review's words after the behaviour, in session order
+    select
+        session_id,
+        string_agg(review_part, ' | ' order by item_seq) as reviews_text
+    from items
+    where review_part is not null
+    group by session_id
+
+),
+
 final as (
 
     select
         stats.session_id,
-        concat_ws(' | ', stats.header_text, bodies.body_text) as session_text,
+        concat_ws(' | ', stats.header_text, bodies.body_text)
+        || {{ reviews_suffix('review_parts.reviews_text') }} as session_text,
         coalesce(bodies.n_segments, 0) + 1 as n_text_segments,
         coalesce(bodies.segment_starts, []) as segment_starts,
         cast(coalesce(middles.n_items, 0) as bigint) as n_summarized_items
     from stats
     left join bodies on stats.session_id = bodies.session_id
     left join middles on stats.session_id = middles.session_id
+    left join review_parts on stats.session_id = review_parts.session_id
 
 )
 

@@ -239,7 +239,7 @@ def test_model_info_json(scored, tiny_model):
                                          "serving_loaded", "decision_policy", "decisions")}
     assert info == {
         "name": "tiny", "version": meta["version"], "base_model": "tiny-random-bert",
-        "training_mode": "head", "text_format": "st1", "threshold": 0.5,
+        "training_mode": "head", "text_format": "st2", "threshold": 0.5,
         "threshold_policy": "fixed (test fixture)", "path": str(tiny_model),
     }
     # what serves, and why: the fastest variant the decision check approved
