@@ -7,7 +7,10 @@ Rows (each on its own test users, every contender on the same split):
 - b  a learning curve: a share of the training pool's users labelled (2% ... 100%);
 - c  catalogue shift: test users shop categories, brands and products no training session
      has (the generator's shifted catalogue);
-- d  one abuse family held out of training (its sessions in the test set only).
+- d  one abuse family held out of training (its sessions in the test set only);
+- e  long realistic reviews: a warehouse of its own where reviews are the abuse surface
+     (genuine reviews in several voices, deceptive ones imitating them, a novel variant in
+     words no training text has), rendered whole in text format st2; sessions with reviews.
 
 Contenders: duckbert as `duckbert train` ships it (mode auto), the seed document's recipe,
 optional other modes, TF-IDF + logistic regression on the same session text and gradient
@@ -32,6 +35,7 @@ ROWS = {
     "b": "learning curve",
     "c": "catalogue shift",
     "d": "abuse family held out",
+    "e": "long realistic reviews",
 }
 DEFAULT_FRACTIONS = (0.02, 0.05, 0.10, 0.30, 1.0)
 DEFAULT_MODES = ("auto",)
@@ -43,6 +47,8 @@ class QualityRun:
 
     users: int = 1500
     shift_users: int = 500
+    review_users: int = 1000
+    """Users of row e's warehouse (realistic reviews, review fraud only)."""
     seed: int = 0
     difficulty: float | None = None
     rows: tuple = tuple(ROWS)
@@ -87,11 +93,23 @@ class Job:
     train_note: str = ""
 
 
+def _review_job(frame, sets) -> Job:
+    """Row e: the review warehouse's pool and test sessions that have a review."""
+    import numpy as np
+
+    pool = sets.pool[frame.n_reviews[sets.pool] > 0]
+    test = sets.test[frame.n_reviews[sets.test] > 0]
+    return Job("reviews", frame, pool, np.ones(len(pool), dtype=bool), {"e": test},
+               "sessions with a review of every pool user of the review warehouse")
+
+
 def _jobs(run: QualityRun, frame, sets) -> list[Job]:
     import numpy as np
 
     from duckbert.benchmarks.quality_data import labelled_users
 
+    if frame is None:
+        return []
     everyone = np.ones(len(sets.pool), dtype=bool)
     full_tests = {}
     if "a" in run.rows or ("b" in run.rows and 1.0 in run.fractions):
@@ -132,12 +150,20 @@ def _row_specs(run: QualityRun) -> list[tuple[str, str, str, str]]:
         specs.append(("c", "full", "c", ROWS["c"]))
     if "d" in run.rows:
         specs.append(("d", "holdout", "d", f"{run.holdout_family} held out of training"))
+    if "e" in run.rows:
+        specs.append(("e", "reviews", "e", ROWS["e"]))
     return specs
 
 
 def run_quality(run: QualityRun, log=print) -> dict:
     """Build the data, train every contender of every row, score, and summarize."""
-    from duckbert.benchmarks.quality_data import assign, main_parts, read_frame, write_table
+    from duckbert.benchmarks.quality_data import (
+        assign,
+        main_parts,
+        read_frame,
+        review_parts,
+        write_table,
+    )
     from duckbert.benchmarks.quality_models import (
         contenders,
         fit_peers,
@@ -151,40 +177,59 @@ def run_quality(run: QualityRun, log=print) -> dict:
     started = time.monotonic()
     work = Path(run.work_dir or tempfile.mkdtemp(prefix="duckbert-quality-"))
     run.models_dir = work / "models"
-    log("== main warehouse")
-    shift = run.shift_users if "c" in run.rows else 0
-    db = build_warehouse_parts(work / "main", main_parts(run.users, shift, run.seed,
-                                                         run.difficulty), log, run.reuse)
-    frame = read_frame(db)
-    sets = assign(frame, run.test_share, run.seed)
-    aggregates = read_peer_aggregates(db)
+    frame = sets = None
+    jobs, house = [], {}
+    if set(run.rows) - {"e"}:
+        log("== main warehouse")
+        shift = run.shift_users if "c" in run.rows else 0
+        db = build_warehouse_parts(work / "main", main_parts(run.users, shift, run.seed,
+                                                             run.difficulty), log, run.reuse)
+        frame = read_frame(db)
+        sets = assign(frame, run.test_share, run.seed)
+        jobs = _jobs(run, frame, sets)
+        house["warehouse"] = {"sessions": len(frame), "users": int(len(set(frame.users))),
+                              "pool_sessions": int(len(sets.pool)),
+                              "test_sessions": int(len(sets.test)),
+                              "shifted_sessions": int(len(sets.shifted))}
+    if "e" in run.rows:
+        log("== review warehouse (row e)")
+        db = build_warehouse_parts(work / "reviews", review_parts(
+            run.review_users, run.seed, run.difficulty), log, run.reuse)
+        review_frame = read_frame(db)
+        job = _review_job(review_frame, assign(review_frame, run.test_share, run.seed))
+        jobs.append(job)
+        house["review_warehouse"] = {
+            "sessions": len(review_frame), "users": int(len(set(review_frame.users))),
+            "with_reviews": int((review_frame.n_reviews > 0).sum()),
+            "pool_sessions": int(len(job.pool)), "test_sessions": int(len(job.tests["e"]))}
+    aggregates: dict = {}
     trained: dict[str, dict] = {}
-    for job in _jobs(run, frame, sets):
+    for job in jobs:
         log(f"\n== training table for {job.key}: {job.train_note}")
-        table = write_table(frame, f"bench_{job.key}", job.pool, job.labelled)
+        table = write_table(job.frame, f"bench_{job.key}", job.pool, job.labelled)
+        if job.frame.db not in aggregates:
+            aggregates[job.frame.db] = read_peer_aggregates(job.frame.db)
         results = {}
         for name, overrides in contenders(run.modes).items():
             log(f"  -- {name}")
-            results[name] = train_duckbert(frame, table, name, overrides, job.tests, run, log)
-        for peer in fit_peers(frame, table, job.tests, aggregates, run, log):
+            results[name] = train_duckbert(job.frame, table, name, overrides, job.tests, run,
+                                           log)
+        for peer in fit_peers(job.frame, table, job.tests, aggregates[job.frame.db], run, log):
             results[peer.name] = peer
         labelled_rows = job.pool[job.labelled]
         trained[job.key] = {"job": job, "contenders": results, "train": {
             "pool_sessions": int(len(job.pool)), "labelled_sessions": int(len(labelled_rows)),
-            "labelled_anomalous": int(frame.labels[labelled_rows].sum()),
-            "labelled_users": int(len(set(frame.users[labelled_rows]))),
+            "labelled_anomalous": int(job.frame.labels[labelled_rows].sum()),
+            "labelled_users": int(len(set(job.frame.users[labelled_rows]))),
             "note": job.train_note}}
-    rows = [_summarize_row(run, frame, label, title, trained[key], test_key)
+    rows = [_summarize_row(run, trained[key]["job"].frame, label, title, trained[key],
+                           test_key)
             for label, key, test_key, title in _row_specs(run)]
     config = {k: v for k, v in asdict(run).items() if k != "models_dir"}
     config.update(work_dir=str(work), device=choose_device(run.device),
                   base_model=run.base_model or DEFAULT_BASE_MODEL)
     return {"rows": rows, "config": config, "date": dt.date.today().isoformat(),
-            "seconds": round(time.monotonic() - started, 1),
-            "warehouse": {"sessions": len(frame), "users": int(len(set(frame.users))),
-                          "pool_sessions": int(len(sets.pool)),
-                          "test_sessions": int(len(sets.test)),
-                          "shifted_sessions": int(len(sets.shifted))}}
+            "seconds": round(time.monotonic() - started, 1), **house}
 
 
 def _summarize_row(run, frame, label, title, trained, test_key) -> dict:
@@ -249,5 +294,8 @@ def save(results: dict, out_path, docs_path, command: str) -> str:
     out.write_text(json.dumps(results, indent=2, default=str))
     text = markdown(results, command)
     if docs_path:
-        write_block(docs_path, "Quality", "quality", text)
+        # row e alone has a block of its own, so it leaves the tables of rows a-d in place
+        only_e = [r["row"] for r in results["rows"]] == ["e"]
+        write_block(docs_path, "Quality", "quality-e" if only_e else "quality", text,
+                    by="duckbert bench quality")
     return text

@@ -10,6 +10,8 @@
   unlabelled, as in a real warehouse), the held-out family's sessions are left out. Sessions
   of the generator's `novel` variants (abuse that shares no tokens with the other variants)
   never train any model.
+- Row e has its own warehouse (review_parts): realistic long reviews, review fraud as the
+  only abuse; its models train and test on the sessions that have a review.
 - Evaluation uses the generator's ground truth (`anomaly_family`), training the labels.
 """
 
@@ -38,6 +40,7 @@ class Frame:
     variants: np.ndarray
     texts: list[str]
     shifted: np.ndarray  # users of the shifted catalogue
+    n_reviews: np.ndarray | None = None  # reviews in each session
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,7 +64,8 @@ def read_frame(db: Path) -> Frame:
     try:
         rows = con.execute(
             "select session_id, user_id, coalesce(is_anomaly, false), "
-            "coalesce(anomaly_family, ''), coalesce(anomaly_variant, ''), session_text "
+            "coalesce(anomaly_family, ''), coalesce(anomaly_variant, ''), session_text, "
+            "coalesce(n_reviews, 0) "
             "from training_sessions where session_text is not null order by session_id"
         ).fetchall()
     finally:
@@ -74,7 +78,20 @@ def read_frame(db: Path) -> Frame:
                  labels=np.array([int(bool(r[2])) for r in rows]),
                  truth=(families != "").astype(int), families=families,
                  variants=np.array([r[4] for r in rows], dtype=object),
-                 texts=[r[5] for r in rows], shifted=shifted)
+                 texts=[r[5] for r in rows], shifted=shifted,
+                 n_reviews=np.array([int(r[6]) for r in rows], dtype=np.int64))
+
+
+# Row e: reviews are the abuse surface (generator focus "reviews", realistic texts) and, at
+# this difficulty, most review fraud is the subtle variant that imitates genuine reviews.
+REVIEW_DIFFICULTY = 0.7
+
+
+def review_parts(users: int, seed: int, difficulty) -> list[dict]:
+    """Generator settings of row e's warehouse."""
+    return [{"name": "reviews", "users": users, "seed": seed + 2, "reviews": "realistic",
+             "focus": "reviews",
+             "difficulty": REVIEW_DIFFICULTY if difficulty is None else difficulty}]
 
 
 def _rank(user: str, seed: int, salt: str) -> float:

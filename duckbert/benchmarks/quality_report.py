@@ -38,14 +38,24 @@ def markdown(results: dict, command: str) -> str:
     """Main table (PR-AUC [95% CI] per row and contender), focus table, notes."""
     config = results["config"]
     names = _columns(results)
-    house = results["warehouse"]
+    where = []
+    house = results.get("warehouse")
+    if house:
+        where.append(
+            f"Main warehouse: {house['sessions']} sessions of {house['users']} users; "
+            f"training pool {house['pool_sessions']} sessions, test {house['test_sessions']} "
+            f"sessions ({config['test_share']:.0%} of standard users), shifted-catalogue test "
+            f"{house['shifted_sessions']} sessions.")
+    review = results.get("review_warehouse")
+    if review:
+        where.append(
+            f"Review warehouse (row e): {review['sessions']} sessions of {review['users']} "
+            f"users, {review['with_reviews']} with a review; training pool "
+            f"{review['pool_sessions']} and test {review['test_sessions']} sessions with a "
+            f"review ({config['test_share']:.0%} of users).")
     lines = [
         f"Command: `{command}` — {results['date']}, device {config['device']}, base model "
-        f"{config['base_model']}, {results['seconds']:.0f} s in all. Main warehouse: "
-        f"{house['sessions']} sessions of {house['users']} users; training pool "
-        f"{house['pool_sessions']} sessions, test {house['test_sessions']} sessions "
-        f"({config['test_share']:.0%} of standard users), shifted-catalogue test "
-        f"{house['shifted_sessions']} sessions.",
+        f"{config['base_model']}, {results['seconds']:.0f} s in all. " + " ".join(where),
         "",
         "PR-AUC on each row's test users, [95% bootstrap interval over test users, "
         f"{config['bootstrap']} replicates]; every contender of a row trains on the same "

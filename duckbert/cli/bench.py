@@ -161,6 +161,9 @@ def runtime(db_path, rows, naive_rows, explain_rows, out_path, docs_path, no_doc
               help="Standard-catalogue users of the main warehouse (about 4 sessions each).")
 @click.option("--shift-users", type=click.IntRange(min=20), default=500, show_default=True,
               help="Shifted-catalogue users (row c's test users).")
+@click.option("--review-users", type=click.IntRange(min=50), default=1000, show_default=True,
+              help="Users of row e's review warehouse (realistic long reviews, review fraud "
+                   "only).")
 @click.option("--fractions", default="2%,5%,10%,30%,100%", show_default=True,
               help="Row b: shares of the training pool's users that are labelled.")
 @click.option("--holdout-family", default="fake_review", show_default=True,
@@ -186,13 +189,14 @@ def runtime(db_path, rows, naive_rows, explain_rows, out_path, docs_path, no_doc
 @click.option("--no-reuse", is_flag=True,
               help="Rebuild warehouses in --work-dir even when built from the same settings.")
 @output_options("quality")
-def quality(rows, users, shift_users, fractions, holdout_family, test_share, bootstrap, seed,
-            difficulty, modes, time_budget, base_model, device, no_reuse, out_path, docs_path,
-            no_docs, work_dir):
+def quality(rows, users, shift_users, review_users, fractions, holdout_family, test_share,
+            bootstrap, seed, difficulty, modes, time_budget, base_model, device, no_reuse,
+            out_path, docs_path, no_docs, work_dir):
     """duckbert against TF-IDF + LR and gradient boosting where BERT should help.
 
     Rows: (a) the default generator, (b) a learning curve over the share of labelled users,
-    (c) catalogue shift, (d) one abuse family held out of training. In every row duckbert as
+    (c) catalogue shift, (d) one abuse family held out of training, (e) long realistic
+    reviews (a warehouse of its own, sessions with reviews). In every row duckbert as
     `duckbert train` ships it, the seed document's recipe (frozen encoder, one fully
     connected head, no lexical term), TF-IDF + logistic regression on the same text and
     gradient boosting on the session aggregates train on the same table and are scored on
@@ -207,7 +211,8 @@ def quality(rows, users, shift_users, fractions, holdout_family, test_share, boo
         raise click.BadParameter(f"unknown mode(s) {unknown}; choose from "
                                  f"{', '.join(MODES)}", param_hint="--modes")
     try:
-        run = QualityRun(users=users, shift_users=shift_users, seed=seed,
+        run = QualityRun(users=users, shift_users=shift_users, review_users=review_users,
+                         seed=seed,
                          difficulty=difficulty,
                          rows=tuple(r.strip() for r in rows.split(",") if r.strip()),
                          fractions=_fractions(fractions), holdout_family=holdout_family,
