@@ -1,22 +1,36 @@
-"""`--mode auto`: the best mode this machine can train within the time budget.
+"""`--mode auto`: the best mode whose estimate fits the time budget, from a stable estimate.
 
-Quality order, when time allows: full fine-tuning > LoRA > frozen encoder with a trained head
-(each fine-tuned candidate starts from the head and is kept only if validation improves).
-The plan times a few real forward and backward passes on this device, extrapolates to the
-data size, and takes the best mode whose estimate fits the budget.
+Quality order, when time allows: full fine-tuning > top-layers fine-tuning (`top`,
+training.top_layers) > frozen encoder with a trained head. Every fine-tuned candidate starts
+from the head and is kept only if validation improves.
+
+The plan must not flip with machine load (one warehouse once chose `full` under one load and
+`head` under another), so it never times the run's own steps. It counts work: layer-tokens
+(tokens x encoder layers a pass runs, backward counted as two forwards) of each step from the
+token lengths of this table, and prices them with one per-layer-token cost measured on a
+fixed probe (a fixed batch of token ids, the fastest of several repeats), measured once per
+machine and encoder shape and kept in `<models_dir>/.speed.json`. The same table and machine
+give the same plan; the estimate and the decision are recorded in duckbert.json (`plan`).
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import os
+import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-import torch
+
+from training import top_layers
 
 FINETUNE_EPOCHS = 3
 HEAD_SEARCH_S = 60.0  # head-mode trials on cached embeddings, measured on 10k sessions
+PROBE_SHAPE = (16, 128)  # rows x tokens of the fixed probe
+PROBE_REPEATS = 5
+BACKWARD = 2.0  # a backward pass costs about two forwards
 
 
 @dataclass
@@ -25,68 +39,130 @@ class Plan:
     epochs: int
     reason: str
     estimates_s: dict
+    detail: dict = field(default_factory=dict)
 
 
-def _time(fn, repeats: int = 2) -> float:
-    fn()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
+def _machine_key(model, device) -> str:
+    import torch
+
+    config = model.encoder.config
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"{device}|{cpu}|threads={torch.get_num_threads()}|torch={torch.__version__}|"
+            f"h={config.hidden_size}|i={config.intermediate_size}|"
+            f"heads={config.num_attention_heads}")
 
 
-def measure_rates(model, sample_ids: list[list[int]], device: str) -> dict:
-    """Rows/s of inference and of a training step (full and LoRA) on `sample_ids`."""
-    from training.finetune import _wrap_lora
+def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
+    """Seconds per layer-token of a forward pass: the fastest of PROBE_REPEATS runs of one
+    fixed batch through the encoder, measured once per machine and kept in `cache_path`."""
+    import torch
 
-    model = model.to(device)
-    input_ids, mask = model.tokenizer.batch(sample_ids)
-    input_ids, mask = input_ids.to(device), mask.to(device)
-    n = len(sample_ids)
-    autocast = str(device).startswith("cuda")
+    key = _machine_key(model, device)
+    known = {}
+    if cache_path is not None and cache_path.exists():
+        try:
+            known = json.loads(cache_path.read_text())
+        except (OSError, ValueError):
+            known = {}
+    entry = known.get(key)
+    if isinstance(entry, dict) and isinstance(entry.get("s_per_layer_token"), float):
+        return entry["s_per_layer_token"], f"measured {entry.get('measured_at', '?')}"
+    rows, width = PROBE_SHAPE
+    vocab = int(model.encoder.config.vocab_size)
+    ids = (torch.arange(rows * width).reshape(rows, width) * 7919 % max(vocab - 1000, 1)
+           + min(1000, vocab // 2)).to(device)
+    mask = torch.ones_like(ids)
+    encoder = model.encoder.to(device).eval()
+    times = []
+    with torch.inference_mode():
+        encoder(input_ids=ids, attention_mask=mask)  # warm-up
+        for _ in range(PROBE_REPEATS):
+            started = time.perf_counter()
+            encoder(input_ids=ids, attention_mask=mask)
+            if str(device).startswith("cuda"):
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+    model.encoder.to("cpu")
+    cost = min(times) / (rows * width * model.encoder.config.num_hidden_layers)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if cache_path is not None:
+        known[key] = {"s_per_layer_token": cost, "measured_at": stamp,
+                      "probe": f"{rows}x{width} tokens, fastest of {PROBE_REPEATS}"}
+        try:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_name(f".{cache_path.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
+            os.replace(tmp, cache_path)
+        except OSError:
+            pass
+    return cost, f"measured {stamp}"
 
-    def forward():
-        with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=autocast):
-            model.embed(input_ids, mask)
 
-    def step(encoder):
-        def run():
-            with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
-                out = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            out.float().mean().backward()
-        return run
+def work(model, ids: list[list[int]], labels: np.ndarray, local: dict, n_top: int,
+         train_length: int) -> dict:
+    """Layer-tokens of each step, from the token lengths of the labelled rows."""
+    tok = model.tokenizer
+    layers = int(model.encoder.config.num_hidden_layers)
+    n_top = min(n_top, layers)
+    serve = np.array([tok.padded_length(len(x)) for x in ids], dtype=float)
+    short = np.minimum(serve, min(train_length, tok.max_length))
+    train, val, test = local["train"], local["val"], local["test"]
+    n_sample = top_layers.sample_size(int(labels[train].sum()), train.size)
+    sample_tokens = float(short[train].mean()) * n_sample if train.size else 0.0
+    return {
+        "layers": layers, "top_layers": n_top, "sample_rows": n_sample,
+        "encode": layers * serve.sum(),  # the frozen pass (val/test states captured in it)
+        "top_cache": (layers - n_top) * sample_tokens,
+        "top_epoch": (1 + BACKWARD) * n_top * sample_tokens + n_top * serve[val].sum(),
+        "top_test": n_top * serve[test].sum(),
+        "full_epoch": (1 + BACKWARD) * layers * serve[train].sum() + layers * serve[val].sum(),
+        "full_test": layers * serve[test].sum(),
+    }
 
-    rates = {"inference": n / _time(forward)}
-    full = copy.deepcopy(model.encoder).train()
-    rates["full"] = n / _time(step(full))
-    lora = _wrap_lora(copy.deepcopy(model.encoder), seed=0).train()
-    rates["lora"] = n / _time(step(lora))
-    del full, lora
-    model.to("cpu")
-    return rates
 
-
-def plan_mode(n_rows: int, n_train: int, n_val: int, rates: dict, budget_s: float,
-              device: str) -> Plan:
-    encode = n_rows / rates["inference"]
-    head = encode + HEAD_SEARCH_S
+def plan_mode(counts: dict, cost: float, budget_s: float, device: str, cost_source: str,
+              n_train: int, head_search_s: float = HEAD_SEARCH_S) -> Plan:
+    """The best mode whose estimate fits `budget_s`, and the estimates of each."""
+    head = counts["encode"] * cost + head_search_s
     estimates = {"head": round(head, 1)}
-    for mode in ("full", "lora"):
-        per_epoch = n_train / rates[mode] + n_val / rates["inference"]
-        estimates[mode] = round(head + FINETUNE_EPOCHS * per_epoch, 1)
-    for mode in ("full", "lora"):
-        if estimates[mode] <= budget_s:
-            return Plan(mode, FINETUNE_EPOCHS, (
-                f"{mode} fine-tuning fits the {budget_s:.0f}s budget on {device} "
-                f"(estimated {estimates[mode]:.0f}s for {FINETUNE_EPOCHS} epochs on "
-                f"{n_train} sessions)"), estimates)
+    fits = {}
+    for mode in ("full", "top"):
+        for epochs in range(FINETUNE_EPOCHS, 0, -1):
+            if mode == "full":
+                extra = epochs * counts["full_epoch"] + counts["full_test"]
+            else:
+                extra = counts["top_cache"] + epochs * counts["top_epoch"] + counts["top_test"]
+            seconds = head + extra * cost
+            if epochs == FINETUNE_EPOCHS:
+                estimates[mode] = round(seconds, 1)
+            if seconds <= budget_s:
+                fits[mode] = (epochs, round(seconds, 1))
+                break
+    detail = {"s_per_layer_token": cost, "cost_source": cost_source,
+              "layer_tokens": {k: round(float(v)) for k, v in counts.items()
+                               if k not in ("layers", "top_layers", "sample_rows")},
+              "top_layers": counts["top_layers"], "sample_rows": counts["sample_rows"],
+              "budget_s": budget_s, "fits": {k: {"epochs": e, "estimate_s": s}
+                                             for k, (e, s) in fits.items()}}
+    for mode in ("full", "top"):
+        if mode in fits:
+            epochs, seconds = fits[mode]
+            what = ("full fine-tuning" if mode == "full" else
+                    f"fine-tuning the top {counts['top_layers']} of {counts['layers']} layers "
+                    f"on {counts['sample_rows']} informative training sessions")
+            return Plan(mode, epochs, (
+                f"{what} fits the {budget_s:.0f}s budget on {device}: estimated "
+                f"{seconds:.0f}s for up to {epochs} epoch(s) (a count of layer-tokens at "
+                f"{cost * 1e6:.2f} us each, probe {cost_source}; {n_train} training "
+                "sessions)"), estimates, detail)
     return Plan("head", 0, (
-        f"fine-tuning would take ~{min(estimates['full'], estimates['lora']):.0f}s on "
+        f"fine-tuning would take ~{min(estimates['full'], estimates['top']):.0f}s on "
         f"{device}, over the {budget_s:.0f}s budget; a frozen encoder with a trained head "
-        f"takes ~{estimates['head']:.0f}s"), estimates)
-
-
-def sample_for_timing(ids: list[list[int]], size: int = 16, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(len(ids), size=min(size, len(ids)), replace=False)
-    return [ids[r] for r in rows]
+        f"takes ~{estimates['head']:.0f}s (layer-token count at {cost * 1e6:.2f} us each, "
+        f"probe {cost_source})"), estimates, detail)

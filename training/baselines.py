@@ -55,18 +55,23 @@ def reference_bins(values) -> list[tuple[float | None, float | None, int]]:
 
 
 def score_baselines(model_dir, texts: list[str], lengths: dict[str, np.ndarray], device: str,
-                    seed: int, log=print) -> dict[str, list[tuple]]:
+                    seed: int, log=print, scores=None) -> dict[str, list[tuple]]:
     """Training-time bins per drift metric: the saved model's scores on (a sample of)
-    every session of the table, labelled or not, and the session lengths."""
+    every session of the table, labelled or not, and the session lengths.
+
+    `scores`: the saved model's scores of sessions the run already scored (a fine-tuned
+    encoder has no stored embeddings; its validation and test scores stand in for the
+    sample rather than encoding 5,000 sessions again)."""
     from udf.scorer import Scorer
 
-    rows = np.arange(len(texts))
-    if rows.size > BASELINE_SAMPLE:
-        rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(rows.size, BASELINE_SAMPLE, replace=False))
-    # fp32 reuses this run's stored embeddings; the bins do not need the runtime's int8
-    scorer = Scorer(model_dir, device=device, precision="fp32", use_store=True)
-    scores = scorer.score([texts[r] for r in rows])
+    rows = np.arange(len(texts) if scores is None else len(scores))
+    if scores is None:
+        if rows.size > BASELINE_SAMPLE:
+            rng = np.random.default_rng(seed)
+            rows = np.sort(rng.choice(rows.size, BASELINE_SAMPLE, replace=False))
+        # fp32 reuses this run's stored embeddings; the bins do not need the runtime's int8
+        scorer = Scorer(model_dir, device=device, precision="fp32", use_store=True)
+        scores = scorer.score([texts[r] for r in rows])
     values = {"anomaly_score": np.array(scores, dtype=float), **lengths}
     baselines = {name: reference_bins(v) for name, v in values.items()}
     log(f"drift baselines: {', '.join(baselines)} ({rows.size} sessions scored)")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-MODES = ("auto", "head", "full", "lora", "unsupervised")
+MODES = ("auto", "head", "top", "full", "lora", "unsupervised")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SPLITS = ("user", "time")
+# Named recipes: TrainConfig overrides that `duckbert train --recipe NAME` applies.
+RECIPES = {
+    # The seed document's recipe: a frozen encoder, one fully connected layer, BCE, and no
+    # lexical n-gram term (validation still picks the class-imbalance strategy).
+    "seed": {"mode": "head", "lexical": False, "head_hidden_units": 0},
+}
 
 
 @dataclass
@@ -35,7 +41,13 @@ class TrainConfig:
     base_model: str | None = None
     """Pre-trained encoder: None = packaged all-MiniLM-L6-v2, or a local dir / hub name."""
     mode: str = "auto"
-    """head (frozen encoder, train the head), full, lora, unsupervised, or auto."""
+    """head (frozen encoder, train the head), top (fine-tune the top `top_layers` layers on
+    cached lower-layer states), full, lora, unsupervised, or auto (the best that fits)."""
+    top_layers: int = 2
+    """Encoder layers that mode `top` fine-tunes (the rest stay frozen and are cached)."""
+    train_length: int = 128
+    """Token length mode `top` trains at (head and tail of each text); validation, test and
+    serving use `max_length`."""
     time_budget_s: float = 600.0
     """Wall-clock budget that `auto` plans for (encode + train), in seconds; with `auto` the
     fine-tuning it chose also stops after the epoch that overruns it. Explicit modes ignore
@@ -65,7 +77,11 @@ class TrainConfig:
     the reviews' words after it (docs/SESSION_TEXT.md); short texts are padded to their own
     length, so only sessions with long reviews pay for the longer limit."""
     lexical: bool | None = None
-    """Give the head the hashed n-gram term: None lets validation decide."""
+    """The hashed n-gram term in the head: True always, False never, None: candidates with
+    and without it compete on validation."""
+    head_hidden_units: int | None = None
+    """MLP of the head: 0 is one fully connected layer (the seed's), 128 one hidden layer;
+    None lets validation choose between them."""
     ngram_buckets: int = 1 << 18
     """Hash buckets for the word 1-3-grams of the lexical term."""
     resume: bool = False
@@ -94,6 +110,12 @@ class TrainConfig:
             )
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.head_hidden_units is not None and self.head_hidden_units < 0:
+            raise ValueError("head_hidden_units must be 0 (one layer) or a positive width")
+        if self.top_layers < 1:
+            raise ValueError("top_layers must be at least 1")
+        if self.train_length < 8:
+            raise ValueError("train_length must be at least 8 tokens")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.target_precision is not None:

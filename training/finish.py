@@ -60,12 +60,13 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         families = sessions.families
         validation = evaluate_scores(val_labels, val_scores, threshold, curve=False)
         test = evaluate_scores(sessions.labels[run.split.test], test_scores, threshold,
-                               families[run.split.test] if families is not None else None)
+                               families[run.split.test] if families is not None else None) \
+            if run.split.test.size else {}
     else:
         threshold, policy = choose_threshold(cfg, None, val_scores)
         validation, test = {}, {}
     peers = {}
-    if labelled and cfg.compare_peers:
+    if labelled and cfg.compare_peers and run.split.test.size:
         def fit_peers():
             with single_thread():
                 return compare_peers(sessions, run.split, run.aggregates, cfg.seed,
@@ -81,13 +82,15 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         "training_mode": mode, "text_format": run.text_format(),
         "threshold": float(threshold), "threshold_policy": policy,
         "metrics": {"test": test, "validation": validation, "peers": peers},
+        "served": run.served_block(model, mode), "evaluation": run.evaluation,
         "head_params": run.head_params, "lexical_params": run.lexical_params,
         "history": run.history,
         "training_table": cfg.table, "training_fingerprint": sessions.fingerprint,
         "n_train": int(run.split.train.size) if labelled else len(sessions),
         "split_sizes": run.split.sizes() if labelled else {},
         "split": split_record(run.split, sessions, cfg) if labelled else {},
-        "plan": plan, "config": cfg.to_dict(),
+        "plan": plan, "plan_estimate": getattr(run, "plan_record", {}),
+        "config": cfg.to_dict(),
         "skipped_steps": optional.skipped,
     }
     meta["encoder_key"] = encoder_key(model)
@@ -106,8 +109,9 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
 
     save_model(model, path, meta, base_dir=run.base_dir, finalize=finalize)
     baselines = optional.run(
-        DRIFT_BASELINES, lambda: score_baselines(path, sessions.texts, run.lengths,
-                                                 run.device, cfg.seed, run.log), {})
+        DRIFT_BASELINES, lambda: score_baselines(
+            path, sessions.texts, run.lengths, run.device, cfg.seed, run.log,
+            scores=getattr(run, "baseline_scores", None)), {})
     # the catalogue row carries every skipped step, the baselines' too
     meta["metrics"]["skipped_steps"] = optional.skipped
     record_model(cfg.db_path, meta, path, keep, baselines)
@@ -119,4 +123,5 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
                        "" if keep else "the retrained model was worse on validation; "
                        "the current model stays current",
                        timings={**run.timings, "total": round(seconds, 2)},
-                       skipped=optional.skipped)
+                       skipped=optional.skipped, served=meta["served"]["description"],
+                       evaluation=run.evaluation["note"])

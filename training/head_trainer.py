@@ -9,8 +9,9 @@ rows' out-of-fold predictions (never on validation):
 `lexical` is a logistic regression over hashed word n-grams (C chosen on validation); `mlp`
 is the seed document's fully connected layer on the pooled BERT embedding, trained with BCE
 and AdamW for a fixed number of epochs. Validation picks only between a few candidates
-(hidden layer, class-imbalance strategy): with ~100 anomalies in a validation split, choosing
-epochs or many hyper-parameters on it flattered validation and lost on test (measured).
+(hidden layer, class-imbalance strategy, and whether the lexical term is in the head): with
+~100 anomalies in a validation split, choosing epochs or many hyper-parameters on it
+flattered validation and lost on test (measured).
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ LEXICAL_C = (1.0, 10.0, 100.0)
 OOF_FOLDS = 5
 
 
+def inner_folds(labels: np.ndarray, seed: int):
+    """Stratified folds for out-of-fold training logits: 5, or fewer when a class has fewer
+    rows (few labels, cross-validation); at least 2."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(min((labels == 1).sum(), (labels == 0).sum()))
+    return StratifiedKFold(max(2, min(OOF_FOLDS, smallest)), shuffle=True, random_state=seed)
+
+
 def _logreg(c, class_weight, seed):
     from sklearn.linear_model import LogisticRegression
 
@@ -96,8 +106,6 @@ def _logreg(c, class_weight, seed):
 def fit_lexical(train: HeadData, val: HeadData, size: int, idf: np.ndarray, seed: int,
                 choices=None, log=print) -> LexicalFit:
     """Pick C and class weighting on validation; set out-of-fold logits on `train`."""
-    from sklearn.model_selection import StratifiedKFold
-
     x_train, x_val = train.matrix(size), val.matrix(size)
     best = None
     for c, weight in choices or [(c, w) for c in LEXICAL_C for w in (None, "balanced")]:
@@ -109,8 +117,7 @@ def fit_lexical(train: HeadData, val: HeadData, size: int, idf: np.ndarray, seed
     log(f"  lexical n-gram logistic regression: C={c:g} class_weight={weight} "
         f"val PR-AUC {auc:.4f}")
     oof = np.zeros(len(train), dtype=np.float32)
-    folds = StratifiedKFold(OOF_FOLDS, shuffle=True, random_state=seed)
-    for fit_rows, held in folds.split(x_train, train.labels):
+    for fit_rows, held in inner_folds(train.labels, seed).split(x_train, train.labels):
         fold_model = _logreg(c, weight, seed).fit(x_train[fit_rows], train.labels[fit_rows])
         oof[held] = fold_model.decision_function(x_train[held])
     fit = LexicalFit(model.coef_.ravel().astype(np.float32), float(model.intercept_[0]),
@@ -219,14 +226,12 @@ def fit_head(params: HeadParams, train: HeadData, val: HeadData, hidden_size: in
              lexical: LexicalFit | None, epochs: int, seed: int,
              init: ClassifierHead | None = None) -> FitResult:
     """Train one candidate: its MLP, and with the lexical term the stacking weights."""
-    from sklearn.model_selection import StratifiedKFold
-
     head = _new_head(params, hidden_size, lexical)
     warm = init.mlp if init is not None and init.hidden_units == params.hidden_units else None
     mlp = _train_mlp(params, train.pooled, train.labels, hidden_size, epochs, seed, warm)
     if head.lexical is not None:
         oof = np.zeros(len(train))
-        folds = StratifiedKFold(OOF_FOLDS, shuffle=True, random_state=seed)
+        folds = inner_folds(train.labels, seed)
         for fit_rows, held in folds.split(np.zeros(len(train)), train.labels):
             fold = _train_mlp(params, train.pooled[fit_rows], train.labels[fit_rows],
                               hidden_size, epochs, seed, warm)
@@ -244,17 +249,25 @@ def fit_head(params: HeadParams, train: HeadData, val: HeadData, hidden_size: in
     return FitResult(params, head, _pr_auc(val.labels, scores), epochs, scores)
 
 
-def candidate_grid(lexical: bool | None) -> list[HeadParams]:
-    """The candidates validation chooses between: MLP size and class-imbalance strategy."""
-    use = lexical is not False
+def candidate_grid(lexical: bool | None, hidden_units: int | None = None) -> list[HeadParams]:
+    """The candidates validation chooses between: MLP size, class-imbalance strategy and,
+    with `lexical=None`, whether the n-gram term is in the head at all.
+
+    `hidden_units` fixes the MLP (0: the seed's one fully connected layer); None lets
+    validation choose between that and one hidden layer of 128 units."""
+    uses = (True, False) if lexical is None else (bool(lexical),)
+    sizes = (0, 128) if hidden_units is None else (int(hidden_units),)
     return [HeadParams(hidden_units=h, lexical=use, imbalance=imb)
-            for h, imb in itertools.product((0, 128), IMBALANCE)]
+            for use, h, imb in itertools.product(uses, sizes, IMBALANCE)]
 
 
 def search_head(train: HeadData, val: HeadData, hidden_size: int, lexical_fit: LexicalFit | None,
                 max_epochs: int, seed: int, lexical: bool | None = None,
-                log=print) -> tuple[FitResult, list[dict]]:
-    """Candidates chosen by validation PR-AUC; returns the best fit and every trial."""
+                hidden_units: int | None = None, log=print) -> tuple[FitResult, list[dict]]:
+    """Candidates chosen by validation PR-AUC; returns the best fit and every trial.
+
+    `lexical=None`: candidates with and without the n-gram term compete on validation (a
+    tie keeps the simpler head, without it)."""
     trials: list[FitResult] = []
     if lexical_fit is None:
         lexical = False
@@ -269,7 +282,15 @@ def search_head(train: HeadData, val: HeadData, hidden_size: int, lexical_fit: L
         log(f"  head {describe(params)}: val PR-AUC {result.val_pr_auc:.4f}{weights}")
         return result
 
-    best = max((run(p) for p in candidate_grid(lexical)), key=lambda r: r.val_pr_auc)
+    results = [run(p) for p in candidate_grid(lexical, hidden_units)]
+    # strict improvement needed: on a tie the earlier, simpler candidate (no lexical term,
+    # smaller MLP) stays
+    order = sorted(range(len(results)), key=lambda i: (results[i].params.lexical,
+                                                       results[i].params.hidden_units, i))
+    best = results[order[0]]
+    for i in order[1:]:
+        if results[i].val_pr_auc > best.val_pr_auc:
+            best = results[i]
     table = [{**asdict(t.params), "val_pr_auc": round(t.val_pr_auc, 4), "epochs": t.epochs}
              for t in trials]
     return best, table

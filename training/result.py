@@ -28,3 +28,7 @@ class TrainResult:
     timings: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
     """Optional steps that failed, [{step, cause}] (training.optional); the model is kept."""
+    served: str = ""
+    """What is served, in words: encoder frozen or fine-tuned, head, lexical term on/off."""
+    evaluation: str = ""
+    """How the model was selected and evaluated (a held-out split, or cross-validation)."""

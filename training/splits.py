@@ -25,6 +25,10 @@ from training.labelled import TrainingDataError
 NAMES = ("train", "val", "test")
 
 
+class TooFewForSplit(TrainingDataError):
+    """Too few labels for a three-way split (training falls back to cross-validation)."""
+
+
 @dataclass
 class Split:
     train: np.ndarray
@@ -161,9 +165,26 @@ def check_split(sessions, split: Split, cfg) -> None:
         part = sessions.labels[getattr(split, name)]
         pos, neg = int((part == 1).sum()), int((part == 0).sum())
         if min(pos, neg) < cfg.min_rows_per_split:
-            raise TrainingDataError(
+            raise TooFewForSplit(
                 f"too few labelled rows in the {name} split: {pos} anomalous and {neg} normal "
                 f"(need at least {cfg.min_rows_per_split} of each; have "
                 f"{int((sessions.labels == 1).sum())} anomalous labels in all). Label more "
                 "sessions, or use --mode unsupervised"
             )
+
+
+def user_folds(groups: np.ndarray, labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """k folds over users (few labels): every session of a user in one fold; users with an
+    anomalous session and users without are dealt round-robin in seeded-hash order, so each
+    fold holds anomalies. Returns each fold's row indices."""
+    users: dict[str, bool] = {}
+    for group, label in zip(groups, labels, strict=True):
+        users[group] = users.get(group, False) or label == 1
+    fold_of: dict[str, int] = {}
+    for stratum in (True, False):
+        members = sorted((u for u, pos in users.items() if pos == stratum),
+                         key=lambda u: _hash01(str(u), seed))
+        for rank, user in enumerate(members):
+            fold_of[user] = rank % k
+    codes = np.array([fold_of[g] for g in groups])
+    return [np.flatnonzero(codes == f) for f in range(k)]

@@ -35,10 +35,17 @@ def train_summary(result) -> str:
         f"model {result.name}@{result.version}  mode {result.mode}  "
         f"({result.seconds:.0f}s, {result.n_labelled} labelled sessions)",
     ]
+    if result.served:
+        lines.append(f"  served model: {result.served}")
     if result.plan:
         lines.append(f"  why this mode: {result.plan}")
+    if result.evaluation:
+        lines.append(f"  selection: {result.evaluation}")
     lines.append(f"  threshold {result.threshold:.4f} — {result.threshold_policy}")
-    lines += metrics_block(result.test, "test split")
+    if result.test or not result.validation:
+        lines += metrics_block(result.test, "test split")
+    else:
+        lines += metrics_block(result.validation, "no test split; out-of-fold estimate")
     if result.peers:
         ours = result.test.get("pr_auc")
         peer_text = ", ".join(

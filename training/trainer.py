@@ -20,7 +20,7 @@ from training.config import TrainConfig
 from training.finish import models_dir
 from training.labelled import check_labels, open_warehouse, read_sessions
 from training.result import TrainResult
-from training.splits import make_split
+from training.splits import Split, TooFewForSplit, make_split
 from training.threads import single_thread
 from udf.sqlident import quote_identifier, quote_table
 
@@ -33,6 +33,8 @@ class Run:
         self.log = log
         self.started = time.monotonic()
         self.timings: dict = {}
+        self.evaluation = {"method": "held-out split", "note": "model and threshold chosen "
+                           "on the validation split, test scored once at the end"}
 
     # -- reading ------------------------------------------------------------------------
 
@@ -85,7 +87,14 @@ class Run:
         if self.cfg.mode == "unsupervised":
             return self._unsupervised()
         check_labels(self.sessions.labels, self.cfg.table)
-        self.split = make_split(self.sessions, self.cfg)
+        try:
+            self.split = make_split(self.sessions, self.cfg)
+        except TooFewForSplit as exc:
+            if self.cfg.resume:
+                raise
+            from training.crossval import few_label_run
+
+            return few_label_run(self, str(exc))
         self._log_split()
         if self.cfg.resume:
             from training.resume import resume
@@ -117,13 +126,13 @@ class Run:
         self.base_name = self.cfg.base_model or DEFAULT_BASE_MODEL
         return model
 
-    def _features(self, model, rows: np.ndarray):
+    def _features(self, model, rows: np.ndarray, ids=None):
         """Token ids and pooled embeddings of `rows` (all rows of the table are cached)."""
         from training.embeddings import embed_texts
 
         started = time.monotonic()
         texts = [self.sessions.texts[r] for r in rows]
-        ids = model.tokenizer.ids(texts)
+        ids = model.tokenizer.ids(texts) if ids is None else ids
         pooled = embed_texts(model, texts, ids, self.device, models_dir(self.cfg) /
                              ".embeddings", progress=self.cfg.progress)
         self.timings["encode"] = round(time.monotonic() - started, 2)
@@ -142,13 +151,16 @@ class Run:
         """Texts of labelled rows, by their position among the labelled rows."""
         return [self.sessions.texts[self.labelled[i]] for i in local_rows]
 
-    def prepare_head_inputs(self, model, idf=None):
-        labelled = self.sessions.labelled
-        self.labelled = labelled
-        position = {row: i for i, row in enumerate(labelled)}
-        ids, pooled = self._features(model, labelled)
-        local = {name: np.array([position[r] for r in getattr(self.split, name)], dtype=int)
-                 for name in ("train", "val", "test")}
+    def local_rows(self) -> dict[str, np.ndarray]:
+        """Each split's rows by their position among the labelled rows."""
+        self.labelled = self.sessions.labelled
+        position = {row: i for i, row in enumerate(self.labelled)}
+        return {name: np.array([position[r] for r in getattr(self.split, name)], dtype=int)
+                for name in ("train", "val", "test")}
+
+    def prepare_head_inputs(self, model, idf=None, ids=None):
+        local = self.local_rows()
+        ids, pooled = self._features(model, self.labelled, ids)
         if idf is None:
             df = model.hasher.document_frequency(self.texts(local["train"]))
             idf = model.hasher.idf(df, len(local["train"]))
@@ -161,22 +173,31 @@ class Run:
 
         cfg = self.cfg
         model = self._base_model()
-        ids, local, idf, data = self.prepare_head_inputs(model)
+        local = self.local_rows()
+        ids = model.tokenizer.ids(self.texts(range(self.labelled.size)))
         mode, plan = self._choose_mode(model, ids, local)
+        eval_cache = self._encode_eval(model, ids, local) if mode == "top" else None
+        ids, local, idf, data = self.prepare_head_inputs(model, ids=ids)
         self.log("training the head on frozen embeddings (validation picks the candidate):")
         started = time.monotonic()
         with single_thread():
             lexical_fit = self.fit_lexical(model, data, idf)
             best, trials = search_head(data["train"], data["val"], model.hidden_size,
                                        lexical_fit, cfg.head_epochs, cfg.seed,
-                                       lexical=cfg.lexical, log=self.log)
+                                       lexical=cfg.lexical,
+                                       hidden_units=cfg.head_hidden_units, log=self.log)
         self.timings["head"] = round(time.monotonic() - started, 2)
         model.head = best.head
         self.head_params = asdict(best.params)
+        if self.lexical_params:
+            self.lexical_params["in_head"] = model.head.lexical is not None
         self.log(f"  chosen: {describe(best.params)} (val PR-AUC {best.val_pr_auc:.4f})")
         val_scores, val_auc = best.val_scores, best.val_pr_auc
         history = {"head_trials": trials}
-        if mode in ("full", "lora"):
+        if mode == "top":
+            val_scores, val_auc, test_scores, mode = self._top(
+                model, ids, local, data, best, plan, eval_cache, val_scores, val_auc, history)
+        elif mode in ("full", "lora"):
             from training.finetune import finetune, predict
 
             epochs = cfg.epochs or plan.epochs or 3
@@ -218,6 +239,66 @@ class Run:
         return self.finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
                             self.texts(local["val"]))
 
+    def _encode_eval(self, model, ids, local):
+        """Mode top: one frozen pass over validation and test rows that keeps their
+        lower-layer states and stores their pooled vectors for the head."""
+        from training.top_layers import encode_eval
+        from udf.embedding_store import EmbeddingStore, encoder_key
+
+        started = time.monotonic()
+        rows = np.concatenate([local["val"], local["test"]])
+        n_lower = int(model.encoder.config.num_hidden_layers) - self._n_top(model)
+        cache, pooled = encode_eval(model, ids, rows, n_lower, self.device)
+        store = EmbeddingStore(models_dir(self.cfg) / ".embeddings", encoder_key(model))
+        keys, missing = store.lookup(self.texts(rows))
+        if missing:
+            store.put([keys[i] for i in missing], pooled[missing])
+            store.save()
+        self.timings["encode_eval"] = round(time.monotonic() - started, 2)
+        return cache
+
+    def _n_top(self, model) -> int:
+        return min(self.cfg.top_layers, int(model.encoder.config.num_hidden_layers))
+
+    def _top(self, model, ids, local, data, best, plan, eval_cache, val_scores, val_auc,
+             history):
+        """Fine-tune the top layers; (val scores, val PR-AUC, test scores, mode) to ship."""
+        import torch
+
+        from training.head_trainer import _bag_inputs, head_scores
+        from training.top_layers import finetune_top
+
+        cfg = self.cfg
+        lexical_logit = None
+        if model.head.lexical is not None:
+            lexical_logit = {}
+            with torch.no_grad():
+                for name, rows in local.items():
+                    if rows.size:
+                        part = model.head.lexical_logit(
+                            _bag_inputs(data[name], range(rows.size))).numpy()
+                        lexical_logit.update(zip(rows.tolist(), part.tolist(), strict=True))
+        labels = self.sessions.labels[self.labelled]
+        budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started))
+        started = time.monotonic()
+        n_top = self._n_top(model)
+        out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],
+                           eval_cache, head_scores(model.head, data["train"]), lexical_logit,
+                           n_top, cfg.epochs or plan.epochs or 3, best.params.imbalance,
+                           cfg.seed, self.device, cfg.train_length, log=self.log,
+                           time_budget_s=budget)
+        self.timings["finetune"] = round(time.monotonic() - started, 2)
+        self.timings.update({f"finetune_{k}": v for k, v in out.seconds.items()})
+        self.timings["finetune_rows"] = out.sample_rows
+        history["finetune"] = out.history
+        if out.improved and out.val_pr_auc > val_auc:
+            self.layers_trained = n_top
+            self.baseline_scores = np.concatenate([out.val_scores, out.test_scores])
+            return out.val_scores, out.val_pr_auc, out.test_scores, "top"
+        self.log(f"  top: no epoch beat the frozen encoder on validation (PR-AUC "
+                 f"{val_auc:.4f}); keeping head mode")
+        return val_scores, val_auc, head_scores(model.head, data["test"]), "head"
+
     def fit_lexical(self, model, data, idf, choices=None):
         from training.head_trainer import fit_lexical
 
@@ -231,43 +312,71 @@ class Run:
         return fit
 
     def _choose_mode(self, model, ids, local):
-        from training.auto import Plan, measure_rates, plan_mode, sample_for_timing
+        from training.auto import Plan, plan_mode, probe_cost, work
 
         mode = self.cfg.mode
         if mode != "auto":
-            return mode, Plan(mode, self.cfg.epochs or 3, f"--mode {mode}", {})
-        rates = measure_rates(model, sample_for_timing(ids, seed=self.cfg.seed), self.device)
-        plan = plan_mode(len(ids), local["train"].size, local["val"].size, rates,
-                         self.cfg.time_budget_s, self.device)
+            plan = Plan(mode, self.cfg.epochs or 3, f"--mode {mode}", {})
+            self.plan_record = {"mode": mode, "chosen_by": "--mode"}
+            return mode, plan
+        labels = self.sessions.labels[self.labelled]
+        counts = work(model, ids, labels, local, self._n_top(model), self.cfg.train_length)
+        cost, source = probe_cost(model, self.device, models_dir(self.cfg) / ".speed.json")
+        plan = plan_mode(counts, cost, self.cfg.time_budget_s, self.device, source,
+                         int(local["train"].size))
+        self.plan_record = {"mode": plan.mode, "epochs": plan.epochs, "chosen_by": "auto",
+                            "estimates_s": plan.estimates_s, **plan.detail}
         self.log(f"mode auto -> {plan.mode}: {plan.reason}")
         return plan.mode, plan
 
     # -- unsupervised -------------------------------------------------------------------
 
     def _unsupervised(self) -> TrainResult:
-        from training.unsupervised import fit_knn, knn_scores
+        from training.unsupervised import choose_k, fit_knn, knn_scores
 
         model = self._base_model()
         model.hasher = None
         labels = self.sessions.labels
         has_labels = set(np.unique(labels[labels >= 0]).tolist()) == {0, 1}
+        held_out = True
         if has_labels:
-            self.split = make_split(self.sessions, self.cfg)
-            self._log_split()
+            try:
+                self.split = make_split(self.sessions, self.cfg)
+                self._log_split()
+            except TooFewForSplit:
+                # kNN learns nothing from labels: every labelled row can choose k and the
+                # threshold, but then none is left to test on
+                rows = self.sessions.labelled
+                self.split = Split(rows[:0], rows, rows[:0])
+                held_out = False
+                self.log(f"too few labels for a three-way split: k and the threshold are "
+                         f"chosen on all {rows.size} labelled sessions; no test split")
             fit_rows = np.setdiff1d(np.arange(len(labels)), self.split.test)
         else:
             self.log("no labels of both classes: the detector is fitted and calibrated "
                      "without them")
             fit_rows = np.arange(len(labels))
         ids, pooled = self._features(model, np.arange(len(labels)))
-        model.head = fit_knn(pooled[fit_rows], self.cfg.seed)
+        k_choice = {}
+        if has_labels:  # k chosen on validation, never on the test split
+            k, k_choice = choose_k(pooled[fit_rows], pooled[self.split.val],
+                                   labels[self.split.val], self.cfg.seed, log=self.log)
+        else:
+            k = None
+        model.head = fit_knn(pooled[fit_rows], self.cfg.seed, k=k)
         scores = knn_scores(model.head, pooled)
-        self.head_params, self.lexical_params = {}, {}
+        self.head_params, self.lexical_params = {"k": model.head.k, **k_choice}, {}
         self.history = {"n_reference": int(model.head.reference.shape[0])}
         if has_labels:
+            if not held_out:
+                self.evaluation = {"method": "all labelled rows", "note": (
+                    "too few labels for a three-way split: k and threshold chosen on every "
+                    "labelled session; no test split")}
             return self.finish(model, "unsupervised", "--mode unsupervised",
                                 scores[self.split.val], scores[self.split.test],
                                 [self.sessions.texts[i] for i in self.split.val])
+        self.evaluation = {"method": "none", "note": "no labels: k is the default prior "
+                           "(1% of the references), the threshold a contamination share"}
         if self.cfg.threshold_policy == "max_f1":
             self.cfg.threshold_policy, self.cfg.contamination = "contamination", 0.05
         return self.finish(model, "unsupervised", "--mode unsupervised (no labels)",
@@ -282,6 +391,17 @@ class Run:
 
         return finish_run(self, model, mode, plan, val_scores, test_scores, val_texts,
                           keep=keep, labelled=labelled)
+
+    def served_block(self, model, mode: str) -> dict:
+        """What is served: encoder frozen or fine-tuned (how many layers), head, lexical."""
+        from udf.artifact import served_model
+
+        layers = int(model.encoder.config.num_hidden_layers)
+        trained = {"full": layers, "lora": layers}.get(mode, getattr(self, "layers_trained", 0)
+                                                       if mode == "top" else 0)
+        served = {"encoder": "frozen" if trained == 0 else "fine-tuned",
+                  "layers_trained": int(trained), "encoder_layers": layers}
+        return served_model({"served": served, "head": model.head.config()})
 
     def text_format(self) -> str | None:
         con = open_warehouse(self.cfg.db_path, read_only=True)

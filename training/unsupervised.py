@@ -21,6 +21,7 @@ from udf.heads import KnnHead
 MAX_REFERENCE = 8000
 MIN_K = 10
 K_SHARE = 0.01
+K_CHOICES = (0.0025, 0.005, 0.01, 0.02, 0.05)  # shares of the references validation picks from
 
 
 def fit_knn(pooled: np.ndarray, seed: int, k: int | None = None,
@@ -46,3 +47,21 @@ def knn_scores(head: KnnHead, pooled: np.ndarray) -> np.ndarray:
             head.probability(chunk).numpy()
             for chunk in torch.from_numpy(pooled).split(2048)
         ]) if len(pooled) else np.zeros(0)
+
+
+def choose_k(reference: np.ndarray, val_pooled: np.ndarray, val_labels: np.ndarray, seed: int,
+             log=print) -> tuple[int, dict]:
+    """k with the best validation PR-AUC among `K_CHOICES` shares of the references (at least
+    MIN_K); a tie keeps the smaller k."""
+    from sklearn.metrics import average_precision_score
+
+    n = min(len(reference), MAX_REFERENCE)
+    ks = sorted({min(max(MIN_K, round(share * n)), max(1, n - 1)) for share in K_CHOICES})
+    trials = {}
+    for k in ks:
+        head = fit_knn(reference, seed, k=k)
+        trials[k] = float(average_precision_score(val_labels, knn_scores(head, val_pooled)))
+    best = max(ks, key=lambda k: (trials[k], -k))
+    log("  kNN k on validation (PR-AUC): " + ", ".join(
+        f"{k} {auc:.4f}" for k, auc in trials.items()) + f" -> k = {best}")
+    return best, {"k_trials_val_pr_auc": {str(k): round(v, 4) for k, v in trials.items()}}

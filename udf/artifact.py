@@ -106,6 +106,40 @@ def load_model(model_dir: str | Path):
     return model, meta
 
 
+def _head_words(head: dict) -> str:
+    if head.get("kind") == "knn":
+        return f"k-nearest-neighbour distance (k={head.get('k')}), no labels"
+    units = int(head.get("hidden_units") or 0)
+    return "one fully connected layer" if not units else f"MLP with one hidden layer of {units}"
+
+
+def served_model(meta: dict) -> dict:
+    """What the served model is: encoder frozen or fine-tuned (how many layers), which head,
+    lexical term on or off. From duckbert.json's `served` block, or derived from its mode and
+    head for artifacts written before that block existed."""
+    head = meta.get("head") or {}
+    stored = dict(meta.get("served") or {})
+    if "encoder" not in stored:
+        mode = meta.get("training_mode")
+        layers = (meta.get("model") or {}).get("encoder_layers")
+        trained = {"full": layers, "lora": layers}.get(mode, 0)
+        stored.update(encoder="fine-tuned" if mode in ("full", "lora", "top") else "frozen",
+                      layers_trained=trained, encoder_layers=layers)
+    stored.setdefault("head", _head_words(head))
+    stored.setdefault("lexical_term", int(head.get("lexical_size") or 0) > 0)
+    if stored["encoder"] == "frozen":
+        encoder = "frozen encoder"
+    else:
+        total = stored.get("encoder_layers")
+        trained = stored.get("layers_trained")
+        encoder = (f"fine-tuned encoder (top {trained} of {total} layers)"
+                   if trained and total and trained < total else
+                   "fine-tuned encoder (all layers)")
+    lexical = "lexical n-gram term on" if stored["lexical_term"] else "no lexical term"
+    stored["description"] = f"{encoder}, head: {stored['head']}, {lexical}"
+    return stored
+
+
 def model_info(meta: dict, model_dir: str | Path) -> dict:
     """What `anomaly_model()` and `duckbert score` report about a model, from duckbert.json."""
     return {
@@ -116,6 +150,7 @@ def model_info(meta: dict, model_dir: str | Path) -> dict:
         "text_format": meta.get("text_format"),
         "threshold": float(meta["threshold"]),
         "threshold_policy": meta.get("threshold_policy"),
+        "served": served_model(meta),
         "path": str(model_dir),
     }
 

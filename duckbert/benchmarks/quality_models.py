@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from training.config import RECIPES
+
 DEFAULT = "duckbert"
 SEED_RECIPE = "seed recipe"
-# TrainConfig overrides of the seed document's recipe: a frozen encoder (head mode), no
-# lexical n-gram term; the head is the one fully connected classifier that validation picks.
-SEED_RECIPE_OVERRIDES = {"mode": "head", "lexical": False}
+# TrainConfig overrides of the seed document's recipe (`duckbert train --recipe seed`): a
+# frozen encoder (head mode), one fully connected layer, no lexical n-gram term.
+SEED_RECIPE_OVERRIDES = dict(RECIPES["seed"])
 PEERS = ("tfidf_logreg", "gbm_aggregates")
 
 

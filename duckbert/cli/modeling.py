@@ -3,7 +3,7 @@
 import click
 
 from duckbert.cli.common import db_option, run_clearly
-from training.config import MODES
+from training.config import MODES, RECIPES
 
 SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was skipped
 
@@ -23,15 +23,27 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
                    "[default: packaged all-MiniLM-L6-v2].")
 @click.option("--mode", type=click.Choice(MODES),
               default="auto", show_default=True,
-              help="head: frozen encoder + trained head; full/lora: fine-tune; unsupervised: "
-                   "kNN distance, no labels needed; auto: the best that fits --time-budget.")
+              help="head: frozen encoder + trained head; top: fine-tune the top layers on "
+                   "cached lower-layer states; full/lora: fine-tune every layer; "
+                   "unsupervised: kNN distance, no labels needed; auto: the best whose "
+                   "estimate fits --time-budget (fine-tuned only if it beats the head on "
+                   "validation).")
+@click.option("--top-layers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Layers that --mode top (or auto choosing it) fine-tunes.")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=10.0, show_default=True,
               help="Minutes that --mode auto may plan for (explicit modes ignore it).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs for full/LoRA fine-tuning [default: 3]; all of them run.")
+              help="Most epochs of fine-tuning (top stops early on validation); explicit "
+                   "--mode runs all of them [default: 3, or what fits the budget under auto].")
 @click.option("--finetune-max-rows", type=click.IntRange(min=1), default=None,
               help="Fine-tune full/LoRA on a seeded sample of this many training sessions "
                    "(the head, validation and test still use every row).")
+@click.option("--lexical/--no-lexical", default=None,
+              help="Put the word n-gram term in the head, or leave it out "
+                   "[default: validation decides].")
+@click.option("--recipe", type=click.Choice(sorted(RECIPES)), default=None,
+              help="A named recipe; seed: the seed document's (frozen encoder, one fully "
+                   "connected layer, BCE, no lexical term). Explicit options still apply.")
 @click.option("--name", default="duckbert", show_default=True,
               help="Model name (groups versions); the new version becomes the warehouse's "
                    "one current model, whatever the previous one's name.")
@@ -50,10 +62,13 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
               help="Where artifacts go [default: models/ next to the warehouse].")
 @click.option("--no-peers", is_flag=True, help="Skip the TF-IDF and gradient-boosting peers.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(db_path, table, text_col, label_col, base_model, mode, time_budget, epochs,
-          finetune_max_rows, name, split, target_precision, contamination, resume, seed,
-          device, models_dir, no_peers, quiet):
-    """Fine-tune BERT on labelled sessions from the warehouse and make it current.
+def train(db_path, table, text_col, label_col, base_model, mode, top_layers, time_budget,
+          epochs, finetune_max_rows, lexical, recipe, name, split, target_precision,
+          contamination, resume, seed, device, models_dir, no_peers, quiet):
+    """Train a model on labelled sessions from the warehouse and make it current.
+
+    Validation decides what the model is (frozen or fine-tuned encoder, head, lexical term)
+    unless options fix it; the summary says what was chosen.
 
     Exit status: 0 when every step ran; 3 when the model was saved and recorded but an
     optional step (peers, precision check, drift baselines) failed and was skipped (the
@@ -64,9 +79,15 @@ def train(db_path, table, text_col, label_col, base_model, mode, time_budget, ep
     from training.trainer import train as run_training
 
     table = run_clearly(lambda: _locate(db_path, table))
+    chosen = dict(RECIPES[recipe]) if recipe else {}
+    source = click.get_current_context().get_parameter_source
+    if source("mode") == click.core.ParameterSource.COMMANDLINE or "mode" not in chosen:
+        chosen["mode"] = mode
+    if lexical is not None:
+        chosen["lexical"] = lexical
     cfg = _config(TrainConfig, db_path=db_path, table=table, text_col=text_col,
-                  label_col=label_col, base_model=base_model, mode=mode,
-                  time_budget_s=time_budget * 60, epochs=epochs,
+                  label_col=label_col, base_model=base_model, **chosen,
+                  top_layers=top_layers, time_budget_s=time_budget * 60, epochs=epochs,
                   finetune_max_rows=finetune_max_rows, name=name, split=split,
                   target_precision=target_precision, contamination=contamination,
                   resume=resume, seed=seed, device=device, models_dir=models_dir,

@@ -237,6 +237,7 @@ def test_model_info_json(scored, tiny_model):
     meta = read_meta(tiny_model)
     serving = {k: info.pop(k) for k in ("serving", "serving_reason", "device",
                                          "serving_loaded", "decision_policy", "decisions")}
+    served = info.pop("served")
     assert info == {
         "name": "tiny", "version": meta["version"], "base_model": "tiny-random-bert",
         "training_mode": "head", "text_format": "st2", "threshold": 0.5,
@@ -247,6 +248,10 @@ def test_model_info_json(scored, tiny_model):
     assert serving["serving_reason"].startswith("fastest approved: flag agreement")
     assert serving["decision_policy"] == {"min_flag_agreement": 0.995, "max_pr_auc_delta": 0.005}
     assert serving["decisions"]["onnx-int8"]["approved"] is True
+    # written before the `served` block existed: derived from the mode and the head
+    assert served["encoder"] == "frozen"
+    assert served["lexical_term"] == (meta["head"]["lexical_size"] > 0)
+    assert served["description"].startswith("frozen encoder, head: ")
 
 
 def test_explain_json_shape(scored):

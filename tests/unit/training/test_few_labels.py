@@ -1,0 +1,95 @@
+"""Few labels: grouped cross-validation instead of a refusal; unsupervised k on validation."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from tests.helpers.training_data import make_training_table
+from training.config import TrainConfig
+from training.labelled import TrainingDataError
+from training.splits import user_folds
+from training.trainer import train
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+def config(db, tiny_bert, **kwargs):
+    return TrainConfig(**{"db_path": db, "base_model": str(tiny_bert), "mode": "auto",
+                          "progress": False, "compare_peers": False, **kwargs})
+
+
+def test_user_folds_keep_users_whole_and_spread_anomalies():
+    groups = np.array([f"u{i // 3}" for i in range(60)])
+    labels = np.array([1 if i // 3 < 6 else 0 for i in range(60)])
+    folds = user_folds(groups, labels, 3, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(60))
+    for fold in folds:
+        assert labels[fold].sum() == 6  # 2 anomalous users of 3 sessions each
+        others = set(groups[np.concatenate([f for f in folds if f is not fold])])
+        assert not set(groups[fold]) & others
+
+
+def test_few_labels_train_by_cross_validation_and_say_so(tmp_path, tiny_bert):
+    import udf
+    from training.summary import train_summary
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "few.duckdb", users=12, anomaly_rate=0.2)
+    lines = []
+    result = train(config(db, tiny_bert), log=lines.append)
+    meta = read_meta(result.path)
+    assert meta["evaluation"]["method"] == "cross-validation"
+    assert meta["evaluation"]["grouped_by"] == "user"
+    assert 2 <= meta["evaluation"]["folds"] <= 5
+    assert result.mode == "head" and result.test == {}
+    assert result.validation["n"] == result.n_labelled  # out-of-fold: every labelled row
+    assert all("oof_pr_auc" in t for t in meta["history"]["head_trials"])
+    assert any("cross-validation grouped by user" in line for line in lines)
+    summary = train_summary(result)
+    assert "out-of-fold estimate" in summary and "cross-validation" in summary
+    con = duckdb.connect(db)
+    try:
+        udf.register(con)
+        lo, hi = con.execute("select min(anomaly_score(session_text)), "
+                             "max(anomaly_score(session_text)) from training_sessions"
+                             ).fetchone()
+    finally:
+        con.close()
+    assert 0 <= lo <= hi <= 1
+
+
+def test_too_few_anomalous_users_even_for_cross_validation_is_a_clear_error(tmp_path,
+                                                                            tiny_bert):
+    db = make_training_table(tmp_path / "two.duckdb", users=30, anomaly_rate=0.0)
+    con = duckdb.connect(db)
+    con.execute("update training_sessions set is_anomaly = true "
+                "where session_id in ('s1-0', 's2-0')")
+    con.close()
+    with pytest.raises(TrainingDataError, match="cross-validation by user needs at least 3"):
+        train(config(db, tiny_bert), log=quiet)
+
+
+def test_unsupervised_chooses_k_on_validation_without_the_test_split(tmp_path, tiny_bert,
+                                                                      monkeypatch):
+    import training.unsupervised as unsupervised
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "u.duckdb", users=120)
+    seen = []
+    real = unsupervised.choose_k
+
+    def spy(reference, val_pooled, val_labels, seed, log=print):
+        seen.append((len(reference), len(val_pooled)))
+        return real(reference, val_pooled, val_labels, seed, log=log)
+
+    monkeypatch.setattr(unsupervised, "choose_k", spy)
+    result = train(config(db, tiny_bert, mode="unsupervised"), log=quiet)
+    meta = read_meta(result.path)
+    sizes = meta["split_sizes"]
+    assert seen == [(sizes["train"] + sizes["val"], sizes["val"])]  # test rows never seen
+    assert str(meta["head"]["k"]) in meta["head_params"]["k_trials_val_pr_auc"]
+    assert result.test["n"] == sizes["test"]

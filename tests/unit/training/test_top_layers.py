@@ -1,0 +1,140 @@
+"""Mode top: the top layers over cached lower-layer states are the encoder itself; a run on
+the tiny BERT ships only what beat the frozen head; auto's plan is a count, not a timing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers.training_data import make_training_table
+from training.auto import plan_mode, probe_cost, work
+from training.config import TrainConfig
+from training.trainer import train
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+def _model(tiny_bert):
+    from udf.heads import ClassifierHead
+    from udf.model import AnomalyModel
+
+    return AnomalyModel.from_base(tiny_bert, ClassifierHead(32), 64)
+
+
+def test_lower_then_top_layers_equal_the_whole_encoder(tiny_bert):
+    from training.top_layers import encode_eval
+    from udf.encode import embed_ids
+
+    model = _model(tiny_bert)
+    ids = model.tokenizer.ids([f"view phone p{i} " * (i + 1) for i in range(9)])
+    rows = np.arange(9)
+    layers = model.encoder.config.num_hidden_layers
+    for n_lower in range(layers + 1):
+        cache, pooled = encode_eval(model, ids, rows, n_lower, "cpu")
+        assert np.allclose(pooled, embed_ids(model, ids), atol=1e-6)
+        assert sorted(cache.states) == rows.tolist()
+        assert all(cache.states[r].dtype.is_floating_point for r in rows)
+
+
+def test_informative_rows_take_every_anomaly_and_the_hardest_normals():
+    from training.top_layers import informative_rows
+
+    rows = np.arange(100)
+    labels = (rows % 10 == 0).astype(int)  # 10 anomalies
+    scores = rows / 100.0  # the higher the row, the harder the normal
+    chosen = informative_rows(rows, labels, scores, seed=0)
+    assert set(rows[labels == 1]) <= set(chosen)
+    assert chosen.size == 40
+    normals = np.setdiff1d(chosen, rows[labels == 1])
+    hardest = np.sort(rows[labels == 0])[::-1][:20]
+    assert set(hardest) <= set(normals)
+
+
+def test_mode_top_trains_and_ships_only_what_beats_the_head(tmp_path, tiny_bert):
+    from udf.artifact import read_meta
+    from udf.scorer import Scorer
+
+    db = make_training_table(tmp_path / "w.duckdb")
+    result = train(TrainConfig(db_path=db, base_model=str(tiny_bert), mode="top",
+                               top_layers=1, train_length=32, epochs=2, progress=False,
+                               compare_peers=False), log=quiet)
+    meta = read_meta(result.path)
+    history = meta["history"]["finetune"]
+    assert history[0]["epoch"] == 0 and len(history) >= 2
+    best = max(h["val_pr_auc"] for h in history)
+    if result.mode == "top":  # a fine-tuning epoch beat the head
+        assert best > history[0]["val_pr_auc"]
+        assert meta["served"]["encoder"] == "fine-tuned"
+        assert meta["served"]["layers_trained"] == 1
+        assert "top 1 of 2 layers" in meta["served"]["description"]
+    else:
+        assert best == history[0]["val_pr_auc"]
+        assert meta["served"]["encoder"] == "frozen"
+    # the validation metrics are the served artifact's
+    con_texts = _split_texts(db, meta)
+    scores = Scorer(result.path, precision="fp32", cache_size=0, use_store=False).score(
+        con_texts)
+    assert len(scores) == meta["metrics"]["validation"]["n"]
+
+
+def _split_texts(db, meta):
+    from training.labelled import open_warehouse, read_sessions
+    from training.splits import make_split
+
+    cfg = TrainConfig(**{k: v for k, v in meta["config"].items()
+                         if k not in ("split_fractions",)})
+    con = open_warehouse(db, read_only=True)
+    try:
+        sessions = read_sessions(con, cfg)
+    finally:
+        con.close()
+    split = make_split(sessions, cfg)
+    return [sessions.texts[i] for i in split.val]
+
+
+def test_auto_plan_is_a_count_priced_by_one_cached_probe(tmp_path, tiny_bert):
+    model = _model(tiny_bert)
+    cache = tmp_path / ".speed.json"
+    first, source = probe_cost(model, "cpu", cache)
+    assert first > 0 and cache.exists()
+    again, again_source = probe_cost(model, "cpu", cache)
+    assert (again, again_source) == (first, source)  # measured once per machine
+    assert list(json.loads(cache.read_text()).values())[0]["s_per_layer_token"] == first
+    ids = [[5] * (10 + i % 50) for i in range(1000)]
+    labels = np.array([i % 12 == 0 for i in range(1000)], dtype=int)
+    local = {"train": np.arange(700), "val": np.arange(700, 850), "test": np.arange(850, 1000)}
+    counts = work(model, ids, labels, local, 1, 32)
+    plans = [plan_mode(counts, first, budget, "cpu", source, 700, head_search_s=1.0)
+             for budget in (1e9, 1e9)]
+    assert plans[0] == plans[1] and plans[0].mode == "full"
+    head_only = counts["encode"] * first + 1.0
+    top_cost = head_only + (counts["top_cache"] + counts["top_epoch"] + counts["top_test"]) \
+        * first
+    full_one = head_only + (counts["full_epoch"] + counts["full_test"]) * first
+    assert top_cost < full_one
+    budget = (top_cost + full_one) / 2  # top fits for one epoch, full does not
+    plan = plan_mode(counts, first, budget, "cpu", source, 700, head_search_s=1.0)
+    assert plan.mode == "top" and plan.epochs >= 1 and plan.detail["fits"]["top"]
+    assert plan_mode(counts, first, head_only, "cpu", source, 700,
+                     head_search_s=1.0).mode == "head"
+
+
+def test_auto_records_its_estimate_and_decision(tmp_path, tiny_bert):
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "w.duckdb", users=70)
+    cfg = dict(db_path=db, base_model=str(tiny_bert), mode="auto", progress=False,
+               compare_peers=False, epochs=1, time_budget_s=1.0)
+    result = train(TrainConfig(**cfg), log=quiet)
+    plan = read_meta(result.path)["plan_estimate"]
+    assert plan["chosen_by"] == "auto" and plan["mode"] == "head"  # nothing fits 1 s
+    assert {"head", "top", "full"} <= set(plan["estimates_s"])
+    assert plan["s_per_layer_token"] > 0 and plan["layer_tokens"]["encode"] > 0
+    again = train(TrainConfig(**cfg), log=quiet)
+    assert read_meta(again.path)["plan_estimate"] == plan  # same table, same plan
+    if result.mode != "head":
+        pytest.fail("auto trained a mode whose estimate did not fit")
