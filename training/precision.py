@@ -36,14 +36,6 @@ def variants_to_check() -> list[str]:
     return out
 
 
-def _pr_auc(labels, scores) -> float | None:
-    from sklearn.metrics import average_precision_score
-
-    if labels is None or len(set(labels.tolist())) < 2:
-        return None
-    return float(average_precision_score(labels, scores))
-
-
 def _scorer(model_dir, variant: str, use_store: bool = False):
     from udf.scorer import Scorer
 
@@ -91,15 +83,14 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
                    log=print) -> dict:
     """The `precision_check` block of duckbert.json (see udf/serving.py for its shape)."""
     from udf.onnx_backend import cpu_isa
-    from udf.serving import POLICY, REFERENCE, judge
+    from udf.serving import POLICY, REFERENCE, decision_figures, pr_auc
 
     sample, y = validation_sample(texts, labels, seed)
     labelled = y is not None and len(set(y.tolist())) == 2
     probe = sample[WARMUP : WARMUP + PROBE] or sample
     _, ref_rate = _timed(_scorer(model_dir, REFERENCE), probe)
     reference, _ = _timed(_scorer(model_dir, REFERENCE, use_store=True), sample)
-    ref_flags = reference >= threshold
-    ref_auc = _pr_auc(y, reference) if labelled else None
+    ref_auc = pr_auc(y, reference) if labelled else None
     out = {"policy": dict(POLICY), "reference": REFERENCE, "sessions": len(sample),
            "threshold": float(threshold), "cpu_isa": cpu_isa(), "labelled": labelled,
            "variants": {REFERENCE: {"flag_agreement": 1.0, "pr_auc": ref_auc,
@@ -127,16 +118,7 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
                                         "rows_per_s": round(rate, 2)}
             continue
         scores, _ = _timed(scorer, sample)
-        auc = _pr_auc(y, scores) if labelled else None
-        figures = {
-            "flag_agreement": round(float(np.mean((scores >= threshold) == ref_flags)), 5),
-            "flags_changed": int(np.sum((scores >= threshold) != ref_flags)),
-            "pr_auc": None if auc is None else round(auc, 5),
-            "pr_auc_delta": None if auc is None else round(auc - ref_auc, 5),
-            "max_score_delta": round(float(np.max(np.abs(scores - reference))), 5),
-            "rows_per_s": round(rate, 2),
-        }
-        figures["approved"], figures["why"] = judge(figures, labelled)
+        figures = decision_figures(scores, reference, threshold, y if labelled else None, rate)
         out["variants"][variant] = figures
         if figures["approved"]:
             approved_one = variant

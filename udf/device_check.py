@@ -52,14 +52,6 @@ def device_slug(device: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "device"
 
 
-def _pr_auc(labels, scores) -> float | None:
-    from sklearn.metrics import average_precision_score
-
-    if labels is None or len(set(labels)) < 2:
-        return None
-    return float(average_precision_score(labels, scores))
-
-
 def _timed_scores(model_dir: Path, device: str, variant: str, texts: list[str]):
     import numpy as np
 
@@ -76,16 +68,13 @@ def _timed_scores(model_dir: Path, device: str, variant: str, texts: list[str]):
 def measure(model_dir: str | Path, device: str, probe: dict,
             variants: tuple[str, ...] = GPU_VARIANTS) -> dict:
     """The decision check of `variants` against torch fp32, both on `device`."""
-    import numpy as np
-
-    from udf.serving import POLICY, REFERENCE, judge
+    from udf.serving import POLICY, REFERENCE, decision_figures, pr_auc
 
     model_dir = Path(model_dir)
     texts, labels, threshold = probe["texts"], probe.get("labels"), float(probe["threshold"])
     labelled = labels is not None and len(set(labels)) == 2
     reference, ref_rate = _timed_scores(model_dir, device, REFERENCE, texts)
-    ref_flags = reference >= threshold
-    ref_auc = _pr_auc(labels, reference) if labelled else None
+    ref_auc = pr_auc(labels, reference) if labelled else None
     out = {"policy": dict(POLICY), "reference": REFERENCE, "device": device,
            "device_name": device_slug(device), "sessions": len(texts),
            "threshold": threshold, "labelled": labelled,
@@ -100,17 +89,8 @@ def measure(model_dir: str | Path, device: str, probe: dict,
             out["variants"][variant] = {"approved": False,
                                         "why": f"could not run: {type(exc).__name__}: {exc}"}
             continue
-        auc = _pr_auc(labels, scores) if labelled else None
-        figures = {
-            "flag_agreement": round(float(np.mean((scores >= threshold) == ref_flags)), 5),
-            "flags_changed": int(np.sum((scores >= threshold) != ref_flags)),
-            "pr_auc": None if auc is None else round(auc, 5),
-            "pr_auc_delta": None if auc is None else round(auc - ref_auc, 5),
-            "max_score_delta": round(float(np.max(np.abs(scores - reference))), 5),
-            "rows_per_s": round(rate, 2),
-        }
-        figures["approved"], figures["why"] = judge(figures, labelled)
-        out["variants"][variant] = figures
+        out["variants"][variant] = decision_figures(scores, reference, threshold,
+                                                    labels if labelled else None, rate)
     return out
 
 

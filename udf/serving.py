@@ -68,6 +68,36 @@ def judge(figures: dict, labelled: bool) -> tuple[bool, str]:
     return True, f"flag agreement {agreement:.4f}{tail}"
 
 
+def pr_auc(labels, scores) -> float | None:
+    """Average precision, or None without labels of both classes."""
+    from sklearn.metrics import average_precision_score
+
+    if labels is None or len(set(list(labels))) < 2:
+        return None
+    return float(average_precision_score(labels, scores))
+
+
+def decision_figures(scores, reference, threshold: float, labels, rate: float) -> dict:
+    """One variant's figures against the reference's scores on the same sessions, judged."""
+    import numpy as np
+
+    scores, reference = np.asarray(scores, np.float64), np.asarray(reference, np.float64)
+    flags, ref_flags = scores >= threshold, reference >= threshold
+    labelled = labels is not None and len(set(list(labels))) == 2
+    auc = pr_auc(labels, scores) if labelled else None
+    ref_auc = pr_auc(labels, reference) if labelled else None
+    figures = {
+        "flag_agreement": round(float(np.mean(flags == ref_flags)), 5),
+        "flags_changed": int(np.sum(flags != ref_flags)),
+        "pr_auc": None if auc is None else round(auc, 5),
+        "pr_auc_delta": None if auc is None else round(auc - ref_auc, 5),
+        "max_score_delta": round(float(np.max(np.abs(scores - reference))), 5),
+        "rows_per_s": round(rate, 2),
+    }
+    figures["approved"], figures["why"] = judge(figures, labelled)
+    return figures
+
+
 def approvals(check: dict | None) -> dict[str, dict]:
     """{variant: figures} of the decision check (empty for an old or missing check)."""
     if not isinstance(check, dict) or not isinstance(check.get("variants"), dict):
