@@ -244,10 +244,16 @@ def test_model_info_json(scored, tiny_model):
         "threshold_policy": "fixed (test fixture)", "path": str(tiny_model),
     }
     # what serves, and why: the fastest variant the decision check approved
-    assert serving["serving"] == get_scorer(tiny_model).variant == "onnx-int8"
+    # (which one is fastest was measured when the fixture was built, so it varies with load)
+    variant = serving["serving"]
+    assert variant == get_scorer(tiny_model).variant
     assert serving["serving_reason"].startswith("fastest approved: flag agreement")
     assert serving["decision_policy"] == {"min_flag_agreement": 0.995, "max_pr_auc_delta": 0.005}
-    assert serving["decisions"]["onnx-int8"]["approved"] is True
+    assert serving["decisions"][variant]["approved"] is True
+    faster = [name for name, f in serving["decisions"].items()
+              if f.get("approved") and (f.get("rows_per_s") or 0)
+              > serving["decisions"][variant]["rows_per_s"]]
+    assert faster == []
     # written before the `served` block existed: derived from the mode and the head
     assert served["encoder"] == "frozen"
     assert served["lexical_term"] == (meta["head"]["lexical_size"] > 0)
