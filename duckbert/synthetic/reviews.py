@@ -27,7 +27,8 @@ def _fill(rng, text, catalog, product):
     )
 
 
-def _sentence(clause):
+def sentence(clause):
+    """A clause as a sentence: capitalised, ending in a full stop unless it has one."""
     clause = clause.strip()
     if not clause:
         return ""
@@ -51,7 +52,7 @@ def honest(rng, catalog, product, rating):
             joiner = "but" if good != _polarity(rng, rating, 0) else "and"
             parts[-1] = parts[-1].rstrip(".") + f", {joiner} {clause}."
         else:
-            parts.append(_sentence(clause))
+            parts.append(sentence(clause))
     parts.append(rng.choice(words.CLOSERS[rating]))
     text = " ".join(p for p in parts if p)
     if rng.random() < 0.2:
@@ -80,7 +81,7 @@ def promotional(rng, catalog, product, mimicry):
     n = rng.choice((2, 3, 3, 4))
     parts = rng.sample(words.PROMO, n)
     if rng.random() < mimicry:
-        parts[rng.randrange(n)] = _sentence(rng.choice(words.VAGUE))
+        parts[rng.randrange(n)] = sentence(rng.choice(words.VAGUE))
     if rng.random() < mimicry * 0.6:
         parts = [p.replace("!", ".") for p in parts]
     text = " ".join(parts)

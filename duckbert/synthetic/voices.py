@@ -17,6 +17,7 @@ import math
 
 from duckbert.synthetic import review_words as short
 from duckbert.synthetic import voice_words as words
+from duckbert.synthetic.reviews import sentence as _sentence
 
 VOICES = (("terse", 0.16), ("plain", 0.34), ("detailed", 0.25), ("story", 0.13),
           ("technical", 0.12))
@@ -58,14 +59,6 @@ def _base_fill(rng, text, catalog, product):
 
 def _n_words(parts):
     return sum(len(p.split()) for p in parts)
-
-
-def _sentence(clause):
-    clause = clause.strip()
-    if not clause:
-        return ""
-    clause = clause[0].upper() + clause[1:]
-    return clause if clause[-1] in ".!?" else clause + "."
 
 
 def _clauses(rng, catalog, product, rating):
