@@ -129,8 +129,10 @@ def _fractions(text: str) -> tuple[float, ...]:
               help="A trained warehouse (after `duckbert demo` or train + build).")
 @click.option("--rows", type=click.IntRange(min=8), default=512, show_default=True,
               help="Distinct session texts measured.")
-@click.option("--naive-rows", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--explain-rows", type=click.IntRange(min=0), default=32, show_default=True)
+@click.option("--naive-rows", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Rows the naive row-at-a-time pipeline UDF scores (it is slow).")
+@click.option("--explain-rows", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Flagged sessions whose explanation (occlusion) cost is measured.")
 @output_options("runtime")
 def runtime(db_path, rows, naive_rows, explain_rows, out_path, docs_path, no_docs, work_dir):
     """The serving runtime at its defaults against the strongest plain baseline.

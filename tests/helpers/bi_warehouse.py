@@ -28,7 +28,7 @@ import duckdb
 
 from duckbert.dbt_runner import dbt_build, run_dbt
 
-USERS = 200
+USERS = 300  # enough flagged sessions for the review and report tests
 SEED = 3
 ENV = {"DUCKBERT_MODEL": "", "DUCKBERT_PRECISION": "fp32"}
 UNLABELLED = "unlabelled.csv"  # the held-back labels: the truth about unlabelled sessions
