@@ -149,6 +149,7 @@ def runtime(db_path, rows, naive_rows, explain_rows, out_path, docs_path, no_doc
     result = run_runtime(db_path, rows=rows, naive_rows=naive_rows, explain_rows=explain_rows,
                          log=click.echo)
     target = Path(out_path or Path(work_dir or ".") / "runtime.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=2, default=str))
     click.echo(f"results: {target}")
     if not no_docs:
