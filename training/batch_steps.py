@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from udf.encode import is_oom
+
 CPU_BATCH = 32
 GPU_BATCH = (32, 256)  # smallest and largest batch on a GPU
 MEMORY_SHARE = 0.5  # of the free device memory, for activations
@@ -35,10 +37,6 @@ def plan_batch(model, device: str, max_width: int) -> tuple[int, int]:
     return batch, max(1, min(batch, fits))
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc)
-
-
 class AccumulatingStep:
     """Gradients of one batch, summed over micro-batches (the caller then steps the
     optimiser). `micro_rows` halves on out-of-memory; `halvings` counts how often."""
@@ -56,7 +54,7 @@ class AccumulatingStep:
             try:
                 return self._accumulate(batch)
             except RuntimeError as exc:
-                if not _is_oom(exc) or self.micro_rows == 1:
+                if not is_oom(exc) or self.micro_rows == 1:
                     raise
                 optimizer.zero_grad(set_to_none=True)
                 if self.autocast:

@@ -63,7 +63,8 @@ class OomRetry:
                                                                          rows)
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
+    """Is `exc` a CUDA out-of-memory error (the only error worth retrying smaller)?"""
     import torch
 
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc)
@@ -151,7 +152,7 @@ def _run_halving(model, ids, rows, input_ids, mask, device, autocast_dtype, retr
         pooled = _forward(model, input_ids.to(device, non_blocking=True),
                           mask.to(device, non_blocking=True), autocast_dtype)
     except RuntimeError as exc:
-        if not _is_oom(exc) or len(rows) == 1:
+        if not is_oom(exc) or len(rows) == 1:
             raise
         torch.cuda.empty_cache()
         half = len(rows) // 2
