@@ -16,6 +16,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from training import encoder_tuning
 from training.config import TrainConfig
 from training.finish import models_dir
 from training.labelled import check_labels, open_warehouse, read_sessions
@@ -176,7 +177,8 @@ class Run:
         local = self.local_rows()
         ids = model.tokenizer.ids(self.texts(range(self.labelled.size)))
         mode, plan = self._choose_mode(model, ids, local)
-        eval_cache = self._encode_eval(model, ids, local) if mode == "top" else None
+        eval_cache = encoder_tuning.encode_eval(self, model, ids, local) \
+            if mode == "top" else None
         ids, local, idf, data = self.prepare_head_inputs(model, ids=ids)
         self.log("training the head on frozen embeddings (validation picks the candidate):")
         started = time.monotonic()
@@ -195,109 +197,17 @@ class Run:
         val_scores, val_auc = best.val_scores, best.val_pr_auc
         history = {"head_trials": trials}
         if mode == "top":
-            val_scores, val_auc, test_scores, mode = self._top(
-                model, ids, local, data, best, plan, eval_cache, val_scores, val_auc, history)
+            val_scores, val_auc, test_scores, mode = encoder_tuning.tune_top(
+                self, model, ids, local, data, best, plan, eval_cache, val_scores, val_auc,
+                history)
         elif mode in ("full", "lora"):
-            from training.finetune import finetune, predict
-
-            epochs = cfg.epochs or plan.epochs or 3
-            # the budget is what --mode auto planned for; an explicit mode runs its epochs
-            budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started)) \
-                if cfg.mode == "auto" else None
-            train_rows, val_rows = local["train"], local["val"]
-            if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
-                rng = np.random.default_rng(cfg.seed)
-                train_rows = np.sort(rng.choice(train_rows, cfg.finetune_max_rows,
-                                                replace=False))
-                self.log(f"  {mode}: fine-tuning on a sample of {train_rows.size} training "
-                         "sessions (--finetune-max-rows)")
-            labels = self.sessions.labels[self.labelled]
-            started = time.monotonic()
-            model, ft_auc, ft_val, ft_history, best_epoch = finetune(
-                model, self.texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
-                self.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
-                log=self.log, progress=cfg.progress)
-            self.timings["finetune"] = round(time.monotonic() - started, 2)
-            self.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
-            history["finetune"] = ft_history
-            history["finetune_time_budget_s"] = budget  # None: the explicit mode's epochs
-            # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
-            if best_epoch > 0 and ft_auc > val_auc:
-                val_scores, val_auc = ft_val, ft_auc
-                # the same device and precision as the validation scores that set the threshold
-                test_scores = predict(model, self.texts(local["test"]),
-                                      [ids[i] for i in local["test"]], self.device, "fp32")
-                model.to("cpu")
-            else:
-                self.log(f"  {mode}: no epoch beat the head on validation (PR-AUC "
-                         f"{val_auc:.4f}); keeping head mode")
-                mode = "head"
-                test_scores = head_scores(model.head, data["test"])
+            model, val_scores, val_auc, test_scores, mode = encoder_tuning.tune_encoder(
+                self, model, mode, ids, local, data, best, plan, val_scores, val_auc, history)
         else:
             test_scores = head_scores(model.head, data["test"])
         self.history = history
         return self.finish(model, mode, plan.reason if plan else "", val_scores, test_scores,
                             self.texts(local["val"]))
-
-    def _encode_eval(self, model, ids, local):
-        """Mode top: one frozen pass over validation and test rows that keeps their
-        lower-layer states and stores their pooled vectors for the head."""
-        from training.top_layers import encode_eval
-        from udf.embedding_store import EmbeddingStore, encoder_key
-
-        started = time.monotonic()
-        rows = np.concatenate([local["val"], local["test"]])
-        n_lower = int(model.encoder.config.num_hidden_layers) - self._n_top(model)
-        cache, pooled = encode_eval(model, ids, rows, n_lower, self.device)
-        store = EmbeddingStore(models_dir(self.cfg) / ".embeddings", encoder_key(model))
-        keys, missing = store.lookup(self.texts(rows))
-        if missing:
-            store.put([keys[i] for i in missing], pooled[missing])
-            store.save()
-        self.timings["encode_eval"] = round(time.monotonic() - started, 2)
-        return cache
-
-    def _n_top(self, model) -> int:
-        return min(self.cfg.top_layers, int(model.encoder.config.num_hidden_layers))
-
-    def _top(self, model, ids, local, data, best, plan, eval_cache, val_scores, val_auc,
-             history):
-        """Fine-tune the top layers; (val scores, val PR-AUC, test scores, mode) to ship."""
-        import torch
-
-        from training.head_trainer import _bag_inputs, head_scores
-        from training.top_layers import finetune_top
-
-        cfg = self.cfg
-        lexical_logit = None
-        if model.head.lexical is not None:
-            lexical_logit = {}
-            with torch.no_grad():
-                for name, rows in local.items():
-                    if rows.size:
-                        part = model.head.lexical_logit(
-                            _bag_inputs(data[name], range(rows.size))).numpy()
-                        lexical_logit.update(zip(rows.tolist(), part.tolist(), strict=True))
-        labels = self.sessions.labels[self.labelled]
-        budget = max(60.0, cfg.time_budget_s - (time.monotonic() - self.started))
-        started = time.monotonic()
-        n_top = self._n_top(model)
-        out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],
-                           eval_cache, head_scores(model.head, data["train"]), lexical_logit,
-                           n_top, cfg.epochs or plan.epochs or 3, best.params.imbalance,
-                           cfg.seed, self.device, cfg.train_length, log=self.log,
-                           time_budget_s=budget)
-        self.timings["finetune"] = round(time.monotonic() - started, 2)
-        self.timings.update({f"finetune_{k}": v for k, v in out.seconds.items()})
-        self.timings["finetune_rows"] = out.sample_rows
-        history["finetune"] = out.history
-        if out.improved and out.val_pr_auc > val_auc:
-            self.layers_trained = n_top
-            self.baseline_scores = np.concatenate([out.val_scores, out.test_scores])
-            return out.val_scores, out.val_pr_auc, out.test_scores, "top"
-        self.log(f"  top: no epoch beat the frozen encoder on validation (PR-AUC "
-                 f"{val_auc:.4f}); keeping head mode")
-        return val_scores, val_auc, head_scores(model.head, data["test"]), "head"
 
     def fit_lexical(self, model, data, idf, choices=None):
         from training.head_trainer import fit_lexical
@@ -320,7 +230,8 @@ class Run:
             self.plan_record = {"mode": mode, "chosen_by": "--mode"}
             return mode, plan
         labels = self.sessions.labels[self.labelled]
-        counts = work(model, ids, labels, local, self._n_top(model), self.cfg.train_length)
+        counts = work(model, ids, labels, local, encoder_tuning.n_top(self.cfg, model),
+                      self.cfg.train_length)
         cost, source = probe_cost(model, self.device, models_dir(self.cfg) / ".speed.json")
         plan = plan_mode(counts, cost, self.cfg.time_budget_s, self.device, source,
                          int(local["train"].size))

@@ -1,0 +1,131 @@
+"""The fine-tuning steps of a supervised run, after the head is trained on frozen embeddings.
+
+- `tune_encoder`: modes `full` and `lora` (training.finetune) on the whole encoder;
+- `tune_top`: mode `top` (training.top_layers), the top layers on cached lower-layer states.
+
+Both start from the trained head and keep a fine-tuned model only when one of its epochs
+beats the head on validation; otherwise the run ships the head (mode `head`) and says why.
+Each takes the `training.trainer.Run` it belongs to, for its config, labels, log and timings.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from training.finish import models_dir
+
+
+def n_top(cfg, model) -> int:
+    """How many top layers mode `top` trains (`--top-layers`, at most the encoder's)."""
+    return min(cfg.top_layers, int(model.encoder.config.num_hidden_layers))
+
+
+def _budget(run) -> float | None:
+    """What is left of --mode auto's time budget (at least a minute); None for a set mode."""
+    if run.cfg.mode != "auto":
+        return None
+    return max(60.0, run.cfg.time_budget_s - (time.monotonic() - run.started))
+
+
+def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val_auc,
+                 history):
+    """Modes full and lora; (model, val scores, val PR-AUC, test scores, mode to ship)."""
+    from training.finetune import finetune, predict
+    from training.head_trainer import head_scores
+
+    cfg = run.cfg
+    epochs = cfg.epochs or plan.epochs or 3
+    budget = _budget(run)
+    train_rows, val_rows = local["train"], local["val"]
+    if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
+        rng = np.random.default_rng(cfg.seed)
+        train_rows = np.sort(rng.choice(train_rows, cfg.finetune_max_rows, replace=False))
+        run.log(f"  {mode}: fine-tuning on a sample of {train_rows.size} training "
+                "sessions (--finetune-max-rows)")
+    labels = run.sessions.labels[run.labelled]
+    started = time.monotonic()
+    model, ft_auc, ft_val, ft_history, best_epoch = finetune(
+        model, run.texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
+        run.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
+        log=run.log, progress=cfg.progress)
+    run.timings["finetune"] = round(time.monotonic() - started, 2)
+    run.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
+    history["finetune"] = ft_history
+    history["finetune_time_budget_s"] = budget  # None: the explicit mode's epochs
+    # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
+    if best_epoch > 0 and ft_auc > val_auc:
+        # the same device and precision as the validation scores that set the threshold
+        test_scores = predict(model, run.texts(local["test"]),
+                              [ids[i] for i in local["test"]], run.device, "fp32")
+        model.to("cpu")
+        return model, ft_val, ft_auc, test_scores, mode
+    run.log(f"  {mode}: no epoch beat the head on validation (PR-AUC {val_auc:.4f}); "
+            "keeping head mode")
+    return model, val_scores, val_auc, head_scores(model.head, data["test"]), "head"
+
+
+def encode_eval(run, model, ids, local):
+    """Mode top: one frozen pass over validation and test rows that keeps their
+    lower-layer states and stores their pooled vectors for the head."""
+    from training.top_layers import encode_eval as frozen_pass
+    from udf.embedding_store import EmbeddingStore, encoder_key
+
+    started = time.monotonic()
+    rows = np.concatenate([local["val"], local["test"]])
+    n_lower = int(model.encoder.config.num_hidden_layers) - n_top(run.cfg, model)
+    cache, pooled = frozen_pass(model, ids, rows, n_lower, run.device)
+    store = EmbeddingStore(models_dir(run.cfg) / ".embeddings", encoder_key(model))
+    keys, missing = store.lookup(run.texts(rows))
+    if missing:
+        store.put([keys[i] for i in missing], pooled[missing])
+        store.save()
+    run.timings["encode_eval"] = round(time.monotonic() - started, 2)
+    return cache
+
+
+def _lexical_logits(model, local, data) -> dict | None:
+    """The head's lexical logit of every labelled row (row -> logit), None without one."""
+    import torch
+
+    from training.head_trainer import _bag_inputs
+
+    if model.head.lexical is None:
+        return None
+    out = {}
+    with torch.no_grad():
+        for name, rows in local.items():
+            if rows.size:
+                part = model.head.lexical_logit(_bag_inputs(data[name], range(rows.size)))
+                out.update(zip(rows.tolist(), part.numpy().tolist(), strict=True))
+    return out
+
+
+def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, val_auc,
+             history):
+    """Mode top; (val scores, val PR-AUC, test scores, mode to ship)."""
+    from training.head_trainer import head_scores
+    from training.top_layers import finetune_top
+
+    cfg = run.cfg
+    labels = run.sessions.labels[run.labelled]
+    budget = max(60.0, cfg.time_budget_s - (time.monotonic() - run.started))
+    started = time.monotonic()
+    layers = n_top(cfg, model)
+    out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],
+                       eval_cache, head_scores(model.head, data["train"]),
+                       _lexical_logits(model, local, data), layers,
+                       cfg.epochs or plan.epochs or 3, best.params.imbalance, cfg.seed,
+                       run.device, cfg.train_length, log=run.log, time_budget_s=budget)
+    run.timings["finetune"] = round(time.monotonic() - started, 2)
+    run.timings.update({f"finetune_{k}": v for k, v in out.seconds.items()})
+    run.timings["finetune_rows"] = out.sample_rows
+    history["finetune"] = out.history
+    if out.improved and out.val_pr_auc > val_auc:
+        run.layers_trained = layers
+        run.baseline_scores = np.concatenate([out.val_scores, out.test_scores])
+        return out.val_scores, out.val_pr_auc, out.test_scores, "top"
+    run.log(f"  top: no epoch beat the frozen encoder on validation (PR-AUC "
+            f"{val_auc:.4f}); keeping head mode")
+    return val_scores, val_auc, head_scores(model.head, data["test"]), "head"
