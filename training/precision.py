@@ -18,8 +18,6 @@ training run's stored fp32 embeddings, which are the reference's by construction
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 MAX_SESSIONS = 512  # validation sessions measured (a seeded sample beyond this)
@@ -37,17 +35,15 @@ def variants_to_check() -> list[str]:
 
 
 def _scorer(model_dir, variant: str, use_store: bool = False):
-    from udf.scorer import Scorer
+    from udf.serving import bare_scorer
 
-    return Scorer(model_dir, device="cpu", precision=variant, cache_size=0,
-                  use_store=use_store, score_store=False)
+    return bare_scorer(model_dir, "cpu", variant, use_store)
 
 
 def _timed(scorer, texts: list[str]):
-    scorer.score(texts[:WARMUP])
-    started = time.perf_counter()
-    scores = np.asarray(scorer.score(texts), dtype=np.float64)
-    return scores, len(texts) / max(time.perf_counter() - started, 1e-9)
+    from udf.serving import timed_scores
+
+    return timed_scores(scorer, texts, WARMUP)
 
 
 def validation_sample(texts: list[str], labels, seed: int = 0):

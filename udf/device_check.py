@@ -53,16 +53,9 @@ def device_slug(device: str) -> str:
 
 
 def _timed_scores(model_dir: Path, device: str, variant: str, texts: list[str]):
-    import numpy as np
+    from udf.serving import bare_scorer, timed_scores
 
-    from udf.scorer import Scorer
-
-    scorer = Scorer(model_dir, device=device, precision=variant, cache_size=0,
-                    use_store=False, score_store=False)
-    scorer.score(texts[:4])
-    started = time.perf_counter()
-    scores = np.asarray(scorer.score(texts), dtype=np.float64)
-    return scores, len(texts) / max(time.perf_counter() - started, 1e-9)
+    return timed_scores(bare_scorer(model_dir, device, variant), texts)
 
 
 def measure(model_dir: str | Path, device: str, probe: dict,

@@ -98,6 +98,26 @@ def decision_figures(scores, reference, threshold: float, labels, rate: float) -
     return figures
 
 
+def bare_scorer(model_dir, device: str, variant: str, use_store: bool = False):
+    """A Scorer of one variant with no cache and no score store: what a decision check times."""
+    from udf.scorer import Scorer
+
+    return Scorer(model_dir, device=device, precision=variant, cache_size=0,
+                  use_store=use_store, score_store=False)
+
+
+def timed_scores(scorer, texts: list[str], warmup: int = 4):
+    """(scores as float64, rows per second) of one pass over `texts`, after a warm-up."""
+    import time
+
+    import numpy as np
+
+    scorer.score(texts[:warmup])
+    started = time.perf_counter()
+    scores = np.asarray(scorer.score(texts), dtype=np.float64)
+    return scores, len(texts) / max(time.perf_counter() - started, 1e-9)
+
+
 def approvals(check: dict | None) -> dict[str, dict]:
     """{variant: figures} of the decision check (empty for an old or missing check)."""
     if not isinstance(check, dict) or not isinstance(check.get("variants"), dict):
