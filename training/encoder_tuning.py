@@ -22,10 +22,8 @@ def n_top(cfg, model) -> int:
     return min(cfg.top_layers, int(model.encoder.config.num_hidden_layers))
 
 
-def _budget(run) -> float | None:
-    """What is left of --mode auto's time budget (at least a minute); None for a set mode."""
-    if run.cfg.mode != "auto":
-        return None
+def _time_left(run) -> float:
+    """What is left of the run's time budget, at least a minute."""
     return max(60.0, run.cfg.time_budget_s - (time.monotonic() - run.started))
 
 
@@ -37,7 +35,7 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
 
     cfg = run.cfg
     epochs = cfg.epochs or plan.epochs or 3
-    budget = _budget(run)
+    budget = _time_left(run) if cfg.mode == "auto" else None  # a set mode runs its epochs
     train_rows, val_rows = local["train"], local["val"]
     if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
         rng = np.random.default_rng(cfg.seed)
@@ -110,7 +108,7 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
 
     cfg = run.cfg
     labels = run.sessions.labels[run.labelled]
-    budget = max(60.0, cfg.time_budget_s - (time.monotonic() - run.started))
+    budget = _time_left(run)
     started = time.monotonic()
     layers = n_top(cfg, model)
     out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],

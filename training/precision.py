@@ -40,12 +40,6 @@ def _scorer(model_dir, variant: str, use_store: bool = False):
     return bare_scorer(model_dir, "cpu", variant, use_store)
 
 
-def _timed(scorer, texts: list[str]):
-    from udf.serving import timed_scores
-
-    return timed_scores(scorer, texts, WARMUP)
-
-
 def validation_sample(texts: list[str], labels, seed: int = 0):
     """(texts, labels or None): the validation sessions every decision check measures, a
     seeded sample of MAX_SESSIONS beyond that."""
@@ -79,13 +73,13 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
                    log=print) -> dict:
     """The `precision_check` block of duckbert.json (see udf/serving.py for its shape)."""
     from udf.onnx_backend import cpu_isa
-    from udf.serving import POLICY, REFERENCE, decision_figures, pr_auc
+    from udf.serving import POLICY, REFERENCE, decision_figures, pr_auc, timed_scores
 
     sample, y = validation_sample(texts, labels, seed)
     labelled = y is not None and len(set(y.tolist())) == 2
     probe = sample[WARMUP : WARMUP + PROBE] or sample
-    _, ref_rate = _timed(_scorer(model_dir, REFERENCE), probe)
-    reference, _ = _timed(_scorer(model_dir, REFERENCE, use_store=True), sample)
+    _, ref_rate = timed_scores(_scorer(model_dir, REFERENCE), probe, WARMUP)
+    reference, _ = timed_scores(_scorer(model_dir, REFERENCE, use_store=True), sample, WARMUP)
     ref_auc = pr_auc(y, reference) if labelled else None
     out = {"policy": dict(POLICY), "reference": REFERENCE, "sessions": len(sample),
            "threshold": float(threshold), "cpu_isa": cpu_isa(), "labelled": labelled,
@@ -99,7 +93,7 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
             scorer = _scorer(model_dir, variant)
             if scorer.variant != variant:
                 raise RuntimeError(f"unavailable here ({scorer.choice.reason})")
-            _, rate = _timed(scorer, probe)
+            _, rate = timed_scores(scorer, probe, WARMUP)
         except Exception as exc:  # a variant that cannot run here is simply not approved
             out["variants"][variant] = {"approved": False,
                                         "why": f"could not run: {type(exc).__name__}: {exc}"}
@@ -113,7 +107,7 @@ def decision_check(model_dir, texts: list[str], labels, threshold: float, seed: 
             out["variants"][variant] = {"approved": False, "why": why,
                                         "rows_per_s": round(rate, 2)}
             continue
-        scores, _ = _timed(scorer, sample)
+        scores, _ = timed_scores(scorer, sample, WARMUP)
         figures = decision_figures(scores, reference, threshold, y if labelled else None, rate)
         out["variants"][variant] = figures
         if figures["approved"]:
