@@ -9,7 +9,9 @@ products it touches, or in the words of its review:
 - card_testing: cheap single-item checkouts in a row, from unrelated categories, often unviewed.
 - fake_review: generic, promotional 5-star text (realistic reviews: vague imitations of genuine
   ones, duckbert/synthetic/voices.py); rings post near-duplicates on unviewed products; a
-  `novel` variant (realistic reviews only) writes in words no other abuse bank has.
+  `novel` variant (realistic reviews only) writes in words no other abuse bank has. Subtle
+  accounts buy what they review as often as mimicry says (review-for-refund: the purchase
+  earns the verified badge people's reviews carry), mostly in the session before, as people do.
 - account_takeover: a real user's session jumps to expensive items in a category they never
   browse and checks out fast.
 - cart_hoarding: the same limited, high-demand item added again and again, remove/re-add.
@@ -57,6 +59,7 @@ class Campaigns:
         prices = sorted(catalog.price)
         floor = prices[len(prices) * 8 // 100]
         self.cheap = [i for i, p in enumerate(catalog.price) if p <= floor]
+        self.owed = {}  # fake-review account -> product it bought last session, not yet reviewed
 
 
 def _enumerate(rng, catalog, n, n_categories):
@@ -210,22 +213,54 @@ def fake_review(ctx, user, variant):
     persona = PERSONA[rng.choice(("casual", "goal_buyer", "returning"))]
     b = Browser(rng, catalog, s, user, persona, user.next_category(rng, catalog))
     n = max(2, view_count(rng, persona))
-    at_start = rng.random() < m
-    review_at = 0 if at_start else rng.randrange(1, n)
+    # Verified (bought first) with probability m: the product bought last session, reviewed
+    # at the start as people do, else one bought earlier in this session.
+    owed = ctx.owed.pop(user.idx, None)
+    verified = rng.random() < m
+    prod = owed if verified else None
+    at_start = prod is not None or (not verified and rng.random() < m)
+    buy_at = rng.randrange(n - 1) if verified and prod is None else -1
+    review_at = 0 if at_start else rng.randrange(max(1, buy_at + 1), n)
+    buy_next = rng.randrange(n) if rng.random() < m else -1
     for step in range(n):
+        if step == buy_at:
+            prod = _buy(ctx, b, targets)
+            continue
         if step == review_at:
-            _fake_review(ctx, s, b, targets, at_start)
+            _fake_review(ctx, s, b, targets, at_start, prod)
+        if step == buy_next:
+            ctx.owed[user.idx] = _buy(ctx, b, targets)
+            continue
         b.step()
     b.finish()
     return s
 
 
-def _fake_review(ctx, s, b, targets, at_start):
-    rng, catalog, m = ctx.rng, ctx.catalog, ctx.mimicry
+def _fake_target(ctx, b, targets):
+    """What a subtle fake reviews: a product it browsed (more so at high mimicry) or a target."""
+    rng, m = ctx.rng, ctx.mimicry
     if b.viewed and rng.random() < 0.3 + 0.6 * m:
-        prod = rng.choice(b.viewed)
-    else:
-        prod = rng.choice(targets)
+        return rng.choice(b.viewed)
+    return rng.choice(targets)
+
+
+def _buy(ctx, b, targets):
+    """View, cart and check out the product a fake review will be written for."""
+    prod = _fake_target(ctx, b, targets)
+    b.step(prod)
+    if prod in b.cart:
+        b.checkout([prod])
+        return prod
+    b.add(prod)
+    b.checkout([prod])
+    return prod
+
+
+def _fake_review(ctx, s, b, targets, at_start, prod=None):
+    """Write the fake review of `prod` (bought before), else of a product it picks now."""
+    rng, catalog, m = ctx.rng, ctx.catalog, ctx.mimicry
+    if prod is None:
+        prod = _fake_target(ctx, b, targets)
     if at_start:
         s.emit(VIEW, prod)
         s.wait(dwell(rng, 15.0, 0.6, 0.0))

@@ -373,6 +373,32 @@ def test_deceptive_reviews_imitate_genuine_ratings_and_words(realistic):
     assert sum(has_number(r) for r in real) > 0.2 * len(real)
 
 
+def test_subtle_fake_reviews_buy_first_as_often_as_people(realistic):
+    """Review-for-refund: at mimicry 0.7 most subtle fakes carry the verified badge too."""
+    summary, reviews, labels = realistic
+    first_purchase = {}
+    for e in read(f"{summary['out_dir']}/events.csv"):
+        when = parse_time(e["event_time"])
+        if e["event_type"] == "purchase" and when is not None:
+            key = (e["user_id"], e["product_id"])
+            first_purchase[key] = min(when, first_purchase.get(key, when))
+    verified = defaultdict(list)
+    for r in reviews:
+        label = labels.get(r["user_session"])
+        if label is None:
+            continue
+        bought = first_purchase.get((r["user_id"], r["product_id"]))
+        kind = label["anomaly_variant"] if label["anomaly_family"] == "fake_review" else (
+            "genuine" if not label["anomaly_family"] else None)
+        created = parse_time(r["created_at"])
+        if kind and created is not None:
+            verified[kind].append(bought is not None and bought <= created)
+    share = {k: sum(v) / len(v) for k, v in verified.items()}
+    assert share["blatant"] == 0.0  # rings never buy
+    assert share["genuine"] > 0.8
+    assert share["subtle"] > 0.5 and len(verified["subtle"]) >= 10
+
+
 def test_short_reviews_keep_the_former_style(tmp_path):
     summary = generate(tmp_path, users=120, seed=1, reviews="short")
     assert summary["review_style"] == "short"
