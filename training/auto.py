@@ -11,6 +11,12 @@ token lengths of this table, and prices them with one per-layer-token cost measu
 fixed probe (a fixed batch of token ids, the fastest of several repeats), measured once per
 machine and encoder shape and kept in `<models_dir>/.speed.json`. The same table and machine
 give the same plan; the estimate and the decision are recorded in duckbert.json (`plan`).
+
+On CPU the probe is timed in this process's CPU seconds divided by its threads, not in wall
+seconds: other jobs on the machine stretch the wall clock, not the work. Measured with
+bench/probe_load.py (docs/BENCHMARKS.md): with 8 busy processes on 2 cores the wall-clock
+cost rose 4.4x while the CPU-time cost rose at most 1.3x. The run itself is still bounded
+by the wall-clock budget (training.encoder_tuning stops at it and keeps the best so far).
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ def _machine_key(model, device) -> str:
         pass
     return (f"{device}|{cpu}|threads={torch.get_num_threads()}|torch={torch.__version__}|"
             f"h={config.hidden_size}|i={config.intermediate_size}|"
-            f"heads={config.num_attention_heads}")
+            f"heads={config.num_attention_heads}|"
+            f"clock={'wall' if str(device).startswith('cuda') else 'cpu'}")
 
 
 def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
@@ -79,21 +86,27 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
            + min(1000, vocab // 2)).to(device)
     mask = torch.ones_like(ids)
     encoder = model.encoder.to(device).eval()
+    on_gpu = str(device).startswith("cuda")
+    clock = "wall" if on_gpu else "cpu"
+    threads = 1 if on_gpu else max(1, torch.get_num_threads())
     times = []
     with torch.inference_mode():
         encoder(input_ids=ids, attention_mask=mask)  # warm-up
         for _ in range(PROBE_REPEATS):
-            started = time.perf_counter()
+            started = time.perf_counter() if on_gpu else time.process_time()
             encoder(input_ids=ids, attention_mask=mask)
-            if str(device).startswith("cuda"):
+            if on_gpu:
                 torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
+            ended = time.perf_counter() if on_gpu else time.process_time()
+            times.append((ended - started) / threads)
     model.encoder.to("cpu")
     cost = min(times) / (rows * width * model.encoder.config.num_hidden_layers)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if cache_path is not None:
         known[key] = {"s_per_layer_token": cost, "measured_at": stamp,
-                      "probe": f"{rows}x{width} tokens, fastest of {PROBE_REPEATS}"}
+                      "probe": f"{rows}x{width} tokens, fastest of {PROBE_REPEATS}",
+                      "clock": "wall seconds" if clock == "wall"
+                      else f"process CPU seconds / {threads} threads"}
         try:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_path.with_name(f".{cache_path.name}.{os.getpid()}")
