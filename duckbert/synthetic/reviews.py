@@ -136,11 +136,14 @@ class Writer:
         return honest(rng, catalog, product, rating)
 
     def fake(self, rng, catalog, product, mimicry):
-        """(rating, text) of a subtle fake review."""
+        """(rating, text) of a subtle fake review; realistic: copied from a genuine review of
+        another kind of product with probability `mimicry`, else a deceptive imitation."""
         if self.realistic:
-            from duckbert.synthetic.voices import deceptive, deceptive_rating
+            from duckbert.synthetic.voices import copied, deceptive, deceptive_rating
 
             rating = deceptive_rating(rng)
+            if rng.random() < mimicry:
+                return rating, copied(rng, catalog, product, rating)
             return rating, deceptive(rng, catalog, product, rating)
         rating = 4 if rng.random() < 0.2 * mimicry else 5
         return rating, promotional(rng, catalog, product, mimicry)

@@ -10,6 +10,9 @@ reviews that imitate them.
 - Deceptive reviews borrow the genuine openers, the product's aspect nouns and 4-5 star
   ratings, but say nothing checkable: superlatives, first person, the brand repeated,
   templates paraphrased by synonyms.
+- Copied: a subtle fake pasted from a genuine review of another kind of product (the
+  copy-paste of review farms), as often as mimicry says. Its words and voice are a real
+  review's; only its meaning, aspects that the reviewed product does not have, gives it away.
 - `novel`: a deceptive variant in words no other abuse bank uses (telegraphic praise).
 """
 
@@ -170,6 +173,14 @@ def deceptive_template(rng, catalog, product, rating):
     if rng.random() < 0.15:
         text = text.lower()
     return _aspects(rng, text, catalog, product)
+
+
+def copied(rng, catalog, product, rating):
+    """A genuine review of a product of another aspect group, posted on `product`."""
+    group = _group(catalog, product)
+    others = [c for c, spec in enumerate(catalog.specs) if spec.aspects != group]
+    source = catalog.pick(rng, rng.choice(others)) if others else product
+    return genuine(rng, catalog, source, rating)
 
 
 def novel(rng, catalog, product):

@@ -366,11 +366,41 @@ def test_deceptive_reviews_imitate_genuine_ratings_and_words(realistic):
     fake_sets, real_sets = [vocab(r) for r in fake], [vocab(r) for r in real]
     common = set.intersection(*fake_sets)
     assert not {w for w in common if sum(w in s for s in real_sets) < 0.2 * len(real)}
-    # style: genuine reviews carry numbers (days, hours, weeks), deceptive ones never do
+    # style: genuine reviews carry numbers (days, hours, weeks) more often than fakes do
+    # (copied fakes are genuine text; deceptive imitations never have one)
     def has_number(r):
         return bool(re.search(r"\d", r["review_text"]))
-    assert not any(has_number(r) for r in fake)
+    assert sum(has_number(r) for r in fake) / len(fake) < sum(
+        has_number(r) for r in real) / len(real)
     assert sum(has_number(r) for r in real) > 0.2 * len(real)
+
+
+def test_copied_fakes_read_genuine_but_describe_another_kind_of_product():
+    import random
+    import re
+
+    from duckbert.synthetic import voice_words as words
+    from duckbert.synthetic import voices
+    from duckbert.synthetic.catalog import Catalog
+
+    catalog = Catalog(random.Random(1), "standard")
+    rng = random.Random(3)
+
+    def own_nouns(product):  # aspect nouns of the product's group and of no other group
+        group = voices._group(catalog, product)
+        others = {n for g, ns in words.ASPECT_NOUNS.items() if g != group for n in ns}
+        return set(words.ASPECT_NOUNS[group]) - others
+
+    def mentions_own(text, product):
+        return bool(set(re.findall(r"[a-z]+", text.lower())) & own_nouns(product))
+
+    products = [catalog.pick(rng, rng.randrange(catalog.n_categories)) for _ in range(150)]
+    genuine = [mentions_own(voices.genuine(rng, catalog, p, 5), p) for p in products]
+    copied = [mentions_own(voices.copied(rng, catalog, p, 5), p) for p in products]
+    deceptive = [voices.deceptive(rng, catalog, p, 5) for p in products]
+    assert sum(genuine) > 0.3 * len(products)
+    assert sum(copied) < 0.05 * len(products)
+    assert not any(re.search(r"\d", text) for text in deceptive)
 
 
 def test_subtle_fake_reviews_buy_first_as_often_as_people(realistic):
