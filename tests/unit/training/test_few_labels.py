@@ -48,6 +48,7 @@ def test_few_labels_train_by_cross_validation_and_say_so(tmp_path, tiny_bert):
     assert result.mode == "head" and result.test == {}
     assert result.validation["n"] == result.n_labelled  # out-of-fold: every labelled row
     assert all("oof_pr_auc" in t for t in meta["history"]["head_trials"])
+    assert meta["history"]["selection"]["chosen"] in ("default", "best")
     assert any("cross-validation grouped by user" in line for line in lines)
     summary = train_summary(result)
     assert "out-of-fold estimate" in summary and "cross-validation" in summary
@@ -60,6 +61,38 @@ def test_few_labels_train_by_cross_validation_and_say_so(tmp_path, tiny_bert):
     finally:
         con.close()
     assert 0 <= lo <= hi <= 1
+
+
+def test_a_candidate_replaces_the_default_only_on_evidence():
+    from training.crossval import _select, lead_interval
+    from training.head_trainer import HeadParams
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([f"u{i}" for i in range(40)], 3)
+    labels = np.repeat((np.arange(40) < 8).astype(int), 3)
+    noise = rng.normal(size=labels.size)
+    sharp = labels * 3.0 + noise  # separates the classes
+    blurred = labels * 0.3 + noise  # barely
+    near = blurred + rng.normal(scale=0.05, size=labels.size)  # the same, jittered
+    lo, hi = lead_interval(labels, sharp, blurred, groups, seed=0)
+    assert 0 < lo <= hi
+    assert lead_interval(labels, blurred, blurred, groups, seed=0) == (0.0, 0.0)
+    default = HeadParams(hidden_units=0, lexical=True, imbalance="pos_weight")
+    other = HeadParams(hidden_units=0, lexical=False, imbalance="pos_weight")
+
+    def auc(scores):
+        from training.head_trainer import _pr_auc
+
+        return _pr_auc(labels, scores)
+
+    # ranked first, but its lead over the default is within noise: the default stays
+    chosen, record = _select([(auc(blurred) + 0.01, other, near),
+                              (auc(blurred), default, blurred)], labels, groups, 0, quiet)
+    assert chosen[1] == default and record["chosen"] == "default"
+    assert record["lead_interval"][0] <= 0 <= record["lead_interval"][1]
+    chosen, record = _select([(auc(sharp), other, sharp), (auc(blurred), default, blurred)],
+                             labels, groups, 0, quiet)
+    assert chosen[1] == other and record["chosen"] == "best"
 
 
 def test_too_few_anomalous_users_even_for_cross_validation_is_a_clear_error(tmp_path,
