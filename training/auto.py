@@ -48,6 +48,11 @@ class Plan:
     detail: dict = field(default_factory=dict)
 
 
+def _clock(device) -> str:
+    """What the probe times: wall seconds on a GPU, this process's CPU seconds on a CPU."""
+    return "wall" if str(device).startswith("cuda") else "cpu"
+
+
 def _machine_key(model, device) -> str:
     import torch
 
@@ -62,7 +67,7 @@ def _machine_key(model, device) -> str:
     return (f"{device}|{cpu}|threads={torch.get_num_threads()}|torch={torch.__version__}|"
             f"h={config.hidden_size}|i={config.intermediate_size}|"
             f"heads={config.num_attention_heads}|"
-            f"clock={'wall' if str(device).startswith('cuda') else 'cpu'}")
+            f"clock={_clock(device)}")
 
 
 def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
@@ -86,8 +91,7 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
            + min(1000, vocab // 2)).to(device)
     mask = torch.ones_like(ids)
     encoder = model.encoder.to(device).eval()
-    on_gpu = str(device).startswith("cuda")
-    clock = "wall" if on_gpu else "cpu"
+    on_gpu = _clock(device) == "wall"
     threads = 1 if on_gpu else max(1, torch.get_num_threads())
     times = []
     with torch.inference_mode():
@@ -105,7 +109,7 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
     if cache_path is not None:
         known[key] = {"s_per_layer_token": cost, "measured_at": stamp,
                       "probe": f"{rows}x{width} tokens, fastest of {PROBE_REPEATS}",
-                      "clock": "wall seconds" if clock == "wall"
+                      "clock": "wall seconds" if on_gpu
                       else f"process CPU seconds / {threads} threads"}
         try:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
