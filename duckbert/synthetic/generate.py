@@ -15,7 +15,8 @@ from collections import Counter
 import numpy as np
 
 from duckbert.synthetic import dirt
-from duckbert.synthetic.anomalies import BLATANT, FAMILY_NAMES, SUBTLE, Campaigns
+from duckbert.synthetic.anomalies import BLATANT, FAMILY_NAMES, SUBTLE
+from duckbert.synthetic.campaigns import Campaigns
 from duckbert.synthetic.catalog import Catalog
 from duckbert.synthetic.clock import TimeText
 from duckbert.synthetic.difficulty import DEFAULT_DIFFICULTY, Knobs
