@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import torch
 from transformers import BertModel
 
-from training.auto import PROBE_REPEATS, PROBE_SHAPE, probe_cost
+from training.auto import PROBE_REPEATS, PROBE_SHAPE, probe_batch, probe_cost
 from udf.base_models import DEFAULT_BASE_MODEL, resolve_base_model
 
 
@@ -23,9 +23,9 @@ def _busy(stop):
 
 
 def _wall_cost(encoder):
+    """The probe's batch and repeats, timed in wall seconds (what the probe did before)."""
     rows, width = PROBE_SHAPE
-    ids = torch.arange(rows * width).reshape(rows, width) * 7919 % 20000 + 1000
-    mask = torch.ones_like(ids)
+    ids, mask = probe_batch(encoder.config)
     times = []
     with torch.inference_mode():
         encoder(input_ids=ids, attention_mask=mask)

@@ -15,7 +15,7 @@ give the same plan; the estimate and the decision are recorded in duckbert.json 
 On CPU the probe is timed in this process's CPU seconds divided by its threads, not in wall
 seconds: other jobs on the machine stretch the wall clock, not the work. Measured with
 bench/probe_load.py (docs/BENCHMARKS.md): with 8 busy processes on 2 cores the wall-clock
-cost rose 4.4x while the CPU-time cost rose at most 1.3x. The run itself is still bounded
+cost rose 4.4x and 7.2x in two runs, the CPU-time cost 1.1x and 1.65x. The run is bounded
 by the wall-clock budget (training.encoder_tuning stops at it and keeps the best so far).
 """
 
@@ -70,6 +70,18 @@ def _machine_key(model, device) -> str:
             f"clock={_clock(device)}")
 
 
+def probe_batch(config):
+    """The probe's fixed batch: (input ids, attention mask) of PROBE_SHAPE, spread over the
+    vocabulary, the same on every machine."""
+    import torch
+
+    rows, width = PROBE_SHAPE
+    vocab = int(config.vocab_size)
+    ids = (torch.arange(rows * width).reshape(rows, width) * 7919 % max(vocab - 1000, 1)
+           + min(1000, vocab // 2))
+    return ids, torch.ones_like(ids)
+
+
 def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
     """Seconds per layer-token of a forward pass: the fastest of PROBE_REPEATS runs of one
     fixed batch through the encoder, measured once per machine and kept in `cache_path`."""
@@ -86,10 +98,7 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
     if isinstance(entry, dict) and isinstance(entry.get("s_per_layer_token"), float):
         return entry["s_per_layer_token"], f"measured {entry.get('measured_at', '?')}"
     rows, width = PROBE_SHAPE
-    vocab = int(model.encoder.config.vocab_size)
-    ids = (torch.arange(rows * width).reshape(rows, width) * 7919 % max(vocab - 1000, 1)
-           + min(1000, vocab // 2)).to(device)
-    mask = torch.ones_like(ids)
+    ids, mask = (t.to(device) for t in probe_batch(model.encoder.config))
     encoder = model.encoder.to(device).eval()
     on_gpu = _clock(device) == "wall"
     threads = 1 if on_gpu else max(1, torch.get_num_threads())
