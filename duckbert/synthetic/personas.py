@@ -200,14 +200,24 @@ class Browser:
             self.checkout(self.cart)
 
 
+# Share of honest reviews of something bought elsewhere (in a store, as a gift), which the
+# shop cannot mark verified: without it every genuine review is verified and an unverified
+# fake gives itself away by the badge alone.
+BOUGHT_ELSEWHERE = 0.15
+
+
 def write_reviews(rng, catalog, s, user, count, writer=None):
-    """A person revisits products bought before (or seen now) and reviews them honestly."""
+    """A person revisits products bought before (or seen now), or one of their kind bought
+    elsewhere, and reviews them honestly."""
     writer = writer or reviews.Writer("short")
     for _ in range(count):
-        pool = user.purchased[-12:] or s.products(VIEW)
-        if not pool:
-            return
-        product = rng.choice(pool)
+        if rng.random() < BOUGHT_ELSEWHERE:
+            product = catalog.pick(rng, user.next_category(rng, catalog))
+        else:
+            pool = user.purchased[-12:] or s.products(VIEW)
+            if not pool:
+                return
+            product = rng.choice(pool)
         s.emit(VIEW, product)
         s.wait(dwell(rng, 15.0, 0.6, 0.0))
         s.wait(rng.lognormvariate(math.log(80.0), 0.6))

@@ -404,7 +404,8 @@ def test_copied_fakes_read_genuine_but_describe_another_kind_of_product():
 
 
 def test_subtle_fake_reviews_buy_first_as_often_as_people(realistic):
-    """Review-for-refund: at mimicry 0.7 most subtle fakes carry the verified badge too."""
+    """Review-for-refund: at mimicry 0.7 most subtle fakes carry the verified badge, and
+    some genuine reviews (bought elsewhere) do not."""
     summary, reviews, labels = realistic
     first_purchase = {}
     for e in read(f"{summary['out_dir']}/events.csv"):
@@ -425,7 +426,8 @@ def test_subtle_fake_reviews_buy_first_as_often_as_people(realistic):
             verified[kind].append(bought is not None and bought <= created)
     share = {k: sum(v) / len(v) for k, v in verified.items()}
     assert share["blatant"] == 0.0  # rings never buy
-    assert share["genuine"] > 0.8
+    # People also review what they bought elsewhere, so the badge alone does not tell.
+    assert 0.7 < share["genuine"] < 0.95
     assert share["subtle"] > 0.5 and len(verified["subtle"]) >= 10
 
 
