@@ -95,11 +95,11 @@ def markdown(results: dict, command: str) -> str:
         train = row["train"]
         notes = []
         for name, entry in row["models"].items():
-            if name in PEER_TITLES:
-                continue
             info = entry.get("info", {})
             if entry.get("refused"):
-                notes.append(f"{name}: refused ({entry['refused']})")
+                notes.append(f"{PEER_TITLES.get(name, name)}: refused ({entry['refused']})")
+            elif name in PEER_TITLES:
+                continue
             elif info:
                 notes.append(f"{name}: trained as {info.get('trained_as')} in "
                              f"{info.get('seconds')} s")

@@ -112,3 +112,26 @@ def test_cli_rejects_bad_options_before_any_work(args, message, tmp_path):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "w").exists()
+
+
+def test_report_notes_say_why_a_peer_refused():
+    """A refused peer's cell reads "refused"; the notes under the table say why."""
+    from duckbert.benchmarks.quality_report import markdown
+
+    fitted = {"pr_auc": 0.4, "ci": [0.3, 0.5], "info": {"trained_as": "head", "seconds": 1.0}}
+    why = "no anomalous or no normal labels to fit on"
+    results = {
+        "config": {"test_share": 0.25, "device": "cpu", "base_model": "m", "bootstrap": 10},
+        "date": "2026-12-02", "seconds": 1.0,
+        "rows": [{"row": "b 2%", "title": "2% of users labelled",
+                  "test": {"sessions": 10, "anomalous": 2},
+                  "train": {"note": "2% of pool users", "labelled_sessions": 9,
+                            "labelled_anomalous": 1, "labelled_users": 3},
+                  "models": {"duckbert": fitted, "tfidf_logreg": {"refused": why},
+                             "gbm_aggregates": {"pr_auc": 0.2, "ci": [0.1, 0.3]}}}],
+    }
+    text = markdown(results, "duckbert bench quality")
+    table_row = next(line for line in text.splitlines() if line.startswith("| b 2%"))
+    assert "| refused |" in table_row
+    note = next(line for line in text.splitlines() if line.startswith("- b 2%"))
+    assert f"TF-IDF + LR: refused ({why})" in note and "GBM aggregates" not in note
