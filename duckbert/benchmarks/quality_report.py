@@ -98,9 +98,7 @@ def markdown(results: dict, command: str) -> str:
             info = entry.get("info", {})
             if entry.get("refused"):
                 notes.append(f"{PEER_TITLES.get(name, name)}: refused ({entry['refused']})")
-            elif name in PEER_TITLES:
-                continue
-            elif info:
+            elif info and name not in PEER_TITLES:
                 notes.append(f"{name}: trained as {info.get('trained_as')} in "
                              f"{info.get('seconds')} s")
         lines.append(f"- {row['row']}: {train['note']}; {train['labelled_sessions']} labelled "
