@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from training.batch_steps import CPU_BATCH, AccumulatingStep, plan_batch
+from training.metrics import beats, validation_key
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 ENCODER_LR = {"full": 3e-5, "lora": 5e-4}
@@ -74,7 +75,6 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
 
     The model comes back in its best epoch's state; epoch 0 is the head alone, so when no
     fine-tuning epoch beats it the weights are the head mode's and the best epoch is 0."""
-    from sklearn.metrics import average_precision_score
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
@@ -108,10 +108,12 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
                                          if pos_weight is not None else None)
     val_ids = [ids[r] for r in val_rows]
     val_texts = [texts[r] for r in val_rows]
-    best_auc = average_precision_score(labels[val_rows],
-                                       predict(model, val_texts, val_ids, device))
+    y_val = labels[val_rows]
+    best_key = validation_key(y_val, predict(model, val_texts, val_ids, device))
+    best_auc = best_key[0]
     best_state = copy.deepcopy(model.state_dict())
-    history = [{"epoch": 0, "val_pr_auc": round(float(best_auc), 4)}]
+    history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
+                "val_log_loss": round(best_key[1], 4)}]
     best_epoch = 0
     log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
     step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows)
@@ -131,13 +133,13 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-        auc = average_precision_score(labels[val_rows],
-                                      predict(model, val_texts, val_ids, device))
-        history.append({"epoch": epoch, "val_pr_auc": round(float(auc), 4)})
-        log(f"  {mode}: epoch {epoch} val PR-AUC {auc:.4f}")
-        if auc > best_auc:
-            best_auc, best_state = auc, copy.deepcopy(model.state_dict())
-            best_epoch = epoch
+        key = validation_key(y_val, predict(model, val_texts, val_ids, device))
+        history.append({"epoch": epoch, "val_pr_auc": round(key[0], 4),
+                        "val_log_loss": round(key[1], 4)})
+        log(f"  {mode}: epoch {epoch} val PR-AUC {key[0]:.4f}, log loss {key[1]:.4f}")
+        if beats(key, best_key):
+            best_key, best_state = key, copy.deepcopy(model.state_dict())
+            best_auc, best_epoch = key[0], epoch
         if time_budget_s is not None and time.monotonic() - started > time_budget_s:
             log(f"  {mode}: time budget reached after epoch {epoch}")
             break

@@ -208,7 +208,8 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
     """Train the top `n_top` layers and the head's MLP; `model` comes back in its best
     state (the frozen head's when no epoch beats it). Rows index `ids` and `labels`."""
     import torch
-    from sklearn.metrics import average_precision_score
+
+    from training.metrics import beats, validation_key
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -248,10 +249,13 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
         return {"top": copy.deepcopy(top.state_dict()),
                 "head": copy.deepcopy(model.head.state_dict())}
 
+    y_val = labels[val_rows]
     val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-    best_auc = float(average_precision_score(labels[val_rows], val_scores))
+    best_key = validation_key(y_val, val_scores)
+    best_auc = best_key[0]
     best, best_scores, best_epoch = state(), val_scores, 0
-    history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4)}]
+    history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
+                "val_log_loss": round(best_key[1], 4)}]
     log(f"  top: epoch 0 (frozen encoder, the head) val PR-AUC {best_auc:.4f}")
     widths = np.array([train_cache.widths[int(r)] for r in sample])
     label_of = dict(zip(sample.tolist(), y.tolist(), strict=True))
@@ -278,11 +282,13 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
             optimizer.step()
             scheduler.step()
         val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-        auc = float(average_precision_score(labels[val_rows], val_scores))
-        history.append({"epoch": epoch, "val_pr_auc": round(auc, 4)})
-        log(f"  top: epoch {epoch} val PR-AUC {auc:.4f}")
-        if auc > best_auc:
-            best_auc, best, best_scores, best_epoch = auc, state(), val_scores, epoch
+        key = validation_key(y_val, val_scores)
+        history.append({"epoch": epoch, "val_pr_auc": round(key[0], 4),
+                        "val_log_loss": round(key[1], 4)})
+        log(f"  top: epoch {epoch} val PR-AUC {key[0]:.4f}, log loss {key[1]:.4f}")
+        if beats(key, best_key):
+            best_key, best, best_scores, best_epoch = key, state(), val_scores, epoch
+            best_auc = key[0]
         elif epoch > best_epoch:
             log(f"  top: no improvement in epoch {epoch}; stopping early")
             break
