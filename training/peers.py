@@ -3,7 +3,9 @@
 - TF-IDF (word 1-2 grams) + logistic regression on the session text;
 - gradient boosting on the session aggregates (the numeric columns of the table);
 - isolation forest on the same aggregates (unsupervised).
-Each picks its one hyper-parameter on validation and returns test scores.
+Each picks its one hyper-parameter on validation and returns test scores. With too few labels
+for a validation split, the `*_folds` variants pick it by cross-validation over user folds
+(the same folds as training.crossval) and refit on every labelled row.
 """
 
 from __future__ import annotations
@@ -45,41 +47,109 @@ def _pick(fit_score, options, y_val):
     return best
 
 
-def tfidf_logreg(texts_train, y_train, texts_val, y_val, texts_test, seed: int = 0):
-    """(val scores, test scores, chosen C) of TF-IDF + logistic regression."""
+TFIDF_C = (0.3, 1.0, 3.0, 10.0, 30.0)  # logistic regression's inverse regularisation
+GBM_OPTIONS = ((0.05, 31), (0.1, 15), (0.1, 63))  # (learning rate, max leaf nodes)
+
+
+def _vectorizer():
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                           token_pattern=r"(?u)\b\w+\b|[$*+]+")
+
+
+def _logreg(c: float, seed: int):
     from sklearn.linear_model import LogisticRegression
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
-                                 token_pattern=r"(?u)\b\w+\b|[$*+]+")
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
+
+
+# With few labels, sklearn's default 20 rows per leaf can hold every anomaly of the fit
+# together with normals, and the trees never split them off; the fold variant also tries 3.
+FEW_LABEL_MIN_LEAF = (3, 20)
+
+
+def _gbm(option: tuple, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    lr, leaves, *min_leaf = option
+    return HistGradientBoostingClassifier(learning_rate=lr, max_leaf_nodes=leaves,
+                                          min_samples_leaf=min_leaf[0] if min_leaf else 20,
+                                          max_iter=300, early_stopping=True,
+                                          random_state=seed)
+
+
+def tfidf_logreg(texts_train, y_train, texts_val, y_val, texts_test, seed: int = 0):
+    """(val scores, test scores, chosen C) of TF-IDF + logistic regression."""
+    vectorizer = _vectorizer()
     x_train = vectorizer.fit_transform(texts_train)
     x_val, x_test = vectorizer.transform(texts_val), vectorizer.transform(texts_test)
 
     def fit_score(c):
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000,
-                                   random_state=seed)
-        model.fit(x_train, y_train)
+        model = _logreg(c, seed).fit(x_train, y_train)
         return model.predict_proba(x_val)[:, 1], model.predict_proba(x_test)[:, 1]
 
-    _, c, val_scores, test_scores = _pick(fit_score, (0.3, 1.0, 3.0, 10.0, 30.0), y_val)
+    _, c, val_scores, test_scores = _pick(fit_score, TFIDF_C, y_val)
     return val_scores, test_scores, {"C": c}
 
 
 def gradient_boosting(x_train, y_train, x_val, y_val, x_test, seed: int = 0):
     """(val scores, test scores, chosen params) of histogram gradient boosting."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     def fit_score(option):
-        lr, leaves = option
-        model = HistGradientBoostingClassifier(learning_rate=lr, max_leaf_nodes=leaves,
-                                               max_iter=300, early_stopping=True,
-                                               random_state=seed)
-        model.fit(x_train, y_train)
+        model = _gbm(option, seed).fit(x_train, y_train)
         return model.predict_proba(x_val)[:, 1], model.predict_proba(x_test)[:, 1]
 
-    _, option, val_scores, test_scores = _pick(
-        fit_score, ((0.05, 31), (0.1, 15), (0.1, 63)), y_val)
+    _, option, val_scores, test_scores = _pick(fit_score, GBM_OPTIONS, y_val)
     return val_scores, test_scores, {"learning_rate": option[0], "max_leaf_nodes": option[1]}
+
+
+def _by_folds(fit, options, take, y: np.ndarray, folds: list[np.ndarray], test):
+    """Few labels: the option whose pooled out-of-fold scores have the best PR-AUC, refitted
+    on every row; (test scores, option, its out-of-fold PR-AUC).
+
+    `fit(option, inputs, labels)` returns a scorer of inputs; `take(rows)` the inputs of
+    those row indices."""
+    from sklearn.metrics import average_precision_score
+
+    best = None
+    everyone = np.arange(y.size)
+    for option in options:
+        out_of_fold = np.zeros(y.size)
+        for fold in folds:
+            rest = np.setdiff1d(everyone, fold)
+            out_of_fold[fold] = fit(option, take(rest), y[rest])(take(fold))
+        auc = float(average_precision_score(y, out_of_fold))
+        if best is None or auc > best[1]:
+            best = (option, auc)
+    option, auc = best
+    return fit(option, take(everyone), y)(test), option, round(auc, 4)
+
+
+def tfidf_logreg_folds(texts: list[str], y, folds, texts_test, seed: int = 0):
+    """Few labels: (test scores, params) of TF-IDF + LR with C chosen by cross-validation
+    over `folds` (row indices of `texts`)."""
+    def fit(c, inputs, labels):
+        vectorizer = _vectorizer()
+        model = _logreg(c, seed).fit(vectorizer.fit_transform(inputs), labels)
+        return lambda part: model.predict_proba(vectorizer.transform(part))[:, 1]
+
+    scores, c, auc = _by_folds(fit, TFIDF_C, lambda rows: [texts[i] for i in rows], y, folds,
+                               list(texts_test))
+    return scores, {"C": c, "out_of_fold_pr_auc": auc}
+
+
+def gradient_boosting_folds(x: np.ndarray, y, folds, x_test, seed: int = 0):
+    """Few labels: (test scores, params) of gradient boosting chosen by cross-validation over
+    `folds` (row indices of `x`)."""
+    def fit(option, inputs, labels):
+        model = _gbm(option, seed).fit(inputs, labels)
+        return lambda part: model.predict_proba(part)[:, 1]
+
+    options = [(*option, leaf) for option in GBM_OPTIONS for leaf in FEW_LABEL_MIN_LEAF]
+    scores, option, auc = _by_folds(fit, options, lambda rows: x[rows], y, folds,
+                                    np.asarray(x_test))
+    return scores, {"learning_rate": option[0], "max_leaf_nodes": option[1],
+                    "min_samples_leaf": option[2], "out_of_fold_pr_auc": auc}
 
 
 def isolation_forest(x_fit, x_val, y_val, x_test, seed: int = 0):

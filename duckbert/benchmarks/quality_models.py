@@ -98,11 +98,23 @@ def score_with_artifact(path, texts_by_set: dict[str, list[str]], device) -> dic
     return out
 
 
-def _peer_split(frame, table: str, run):
-    """The train/validation rows (frame indices) of the duckbert run on `table`; when the
-    labels are too few for its three-way split, a two-way one by user (70/30)."""
+@dataclass
+class PeerSplit:
+    """Where the peers learn: train/validation rows (frame indices) of the duckbert run's
+    split, or, with too few labels for it, every labelled row and its user folds."""
+
+    train: np.ndarray
+    val: np.ndarray
+    how: str
+    folds: list[np.ndarray] | None = None  # indices into `train`
+
+
+def _peer_split(frame, table: str, run) -> PeerSplit:
+    """The duckbert run's split of `table`; when the labels are too few for its three-way
+    split, the folds by user that its cross-validation uses (training.crossval)."""
+    from training.crossval import choose_folds
     from training.labelled import TrainingDataError, open_warehouse, read_sessions
-    from training.splits import make_split, split_by_user
+    from training.splits import make_split
 
     cfg = train_config(frame.db, table, "peers", run, {})
     con = open_warehouse(str(frame.db), read_only=True)
@@ -114,51 +126,73 @@ def _peer_split(frame, table: str, run):
     to_frame = np.array([position[sid] for sid in sessions.ids])
     try:
         split = make_split(sessions, cfg)
-        return to_frame[split.train], to_frame[split.val], "the duckbert run's split"
-    except TrainingDataError:
+        return PeerSplit(to_frame[split.train], to_frame[split.val], "the duckbert run's split")
+    except TrainingDataError as exc:
         rows = sessions.labelled
-        two = split_by_user(sessions.groups[rows], sessions.labels[rows], (0.7, 0.3 - 1e-9,
-                                                                         1e-9), run.seed)
-        train_rows, val_rows = rows[two.train], rows[np.r_[two.val, two.test]]
-        return to_frame[train_rows], to_frame[val_rows], "a 70/30 split by user (too few " \
-            "labels for duckbert's three-way split)"
+        folds = choose_folds(sessions.groups[rows], sessions.labels[rows], cfg.seed, str(exc))
+        return PeerSplit(to_frame[rows], np.array([], dtype=int),
+                         f"cross-validation over {len(folds)} folds by user (too few labels "
+                         "for duckbert's three-way split; the same folds as its own)", folds)
+
+
+def _fit_peer(name: str, frame, split: PeerSplit, test_rows, aggregates: dict, seed: int):
+    """(test scores, chosen params) of one peer on `split`."""
+    from training.peers import (
+        gradient_boosting,
+        gradient_boosting_folds,
+        tfidf_logreg,
+        tfidf_logreg_folds,
+    )
+
+    y_train, y_val = frame.labels[split.train], frame.labels[split.val]
+    if name == "tfidf_logreg":
+        def texts(rows):
+            return [frame.texts[i] for i in rows]
+
+        if split.folds:
+            return tfidf_logreg_folds(texts(split.train), y_train, split.folds,
+                                      texts(test_rows), seed)
+        _, test_scores, params = tfidf_logreg(texts(split.train), y_train, texts(split.val),
+                                              y_val, texts(test_rows), seed)
+        return test_scores, params
+
+    def matrix(rows):
+        return np.stack([aggregates[str(frame.ids[i])] for i in rows])
+
+    if split.folds:
+        return gradient_boosting_folds(matrix(split.train), y_train, split.folds,
+                                       matrix(test_rows), seed)
+    _, test_scores, params = gradient_boosting(matrix(split.train), y_train,
+                                               matrix(split.val), y_val, matrix(test_rows), seed)
+    return test_scores, params
 
 
 def fit_peers(frame, table: str, test_sets: dict, aggregates: dict, run, log) -> list:
-    """TF-IDF + LR and gradient boosting on the duckbert run's train/validation rows."""
-    from training.peers import gradient_boosting, tfidf_logreg
+    """TF-IDF + LR and gradient boosting on the duckbert run's train/validation rows (or its
+    user folds, with few labels)."""
+    from training.labelled import TrainingDataError
 
-    train_rows, val_rows, how = _peer_split(frame, table, run)
-    y_train, y_val = frame.labels[train_rows], frame.labels[val_rows]
+    try:
+        split = _peer_split(frame, table, run)
+    except TrainingDataError as exc:
+        return [Contender(name, refused=str(exc)) for name in PEERS]
     names = list(test_sets)
     test_rows = np.concatenate([test_sets[k] for k in names])
     bounds = np.cumsum([0] + [len(test_sets[k]) for k in names])
-
-    def by_set(scores):
-        return {k: np.asarray(scores[bounds[i]:bounds[i + 1]], dtype=np.float64)
-                for i, k in enumerate(names)}
-
+    fitted = [frame.labels[split.train]] + ([] if split.folds else [frame.labels[split.val]])
+    if min(min(y.sum(), (1 - y).sum()) for y in fitted) < 1:
+        return [Contender(name, refused="no anomalous or no normal labels to fit on")
+                for name in PEERS]
     out = []
     for name in PEERS:
-        if min(y_train.sum(), y_val.sum()) < 1 or min((1 - y_train).sum(), (1 - y_val).sum()) < 1:
-            out.append(Contender(name, refused="no anomalous or no normal labels to fit on"))
-            continue
         started = time.monotonic()
-        if name == "tfidf_logreg":
-            _, test_scores, params = tfidf_logreg(
-                [frame.texts[i] for i in train_rows], y_train,
-                [frame.texts[i] for i in val_rows], y_val,
-                [frame.texts[i] for i in test_rows], run.seed)
-        else:
-            def matrix(rows):
-                return np.stack([aggregates[str(frame.ids[i])] for i in rows])
-
-            _, test_scores, params = gradient_boosting(
-                matrix(train_rows), y_train, matrix(val_rows), y_val, matrix(test_rows),
-                run.seed)
-        info = {"params": params, "split": how, "seconds": round(time.monotonic() - started, 1)}
-        out.append(Contender(name, scores=by_set(test_scores), info=info))
-    log(f"    peers fitted on {how}")
+        test_scores, params = _fit_peer(name, frame, split, test_rows, aggregates, run.seed)
+        info = {"params": params, "split": split.how,
+                "seconds": round(time.monotonic() - started, 1)}
+        out.append(Contender(name, info=info, scores={
+            k: np.asarray(test_scores[bounds[i]:bounds[i + 1]], dtype=np.float64)
+            for i, k in enumerate(names)}))
+    log(f"    peers fitted on {split.how}")
     return out
 
 

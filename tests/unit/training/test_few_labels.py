@@ -126,3 +126,35 @@ def test_unsupervised_chooses_k_on_validation_without_the_test_split(tmp_path, t
     assert seen == [(sizes["train"] + sizes["val"], sizes["val"])]  # test rows never seen
     assert str(meta["head"]["k"]) in meta["head_params"]["k_trials_val_pr_auc"]
     assert result.test["n"] == sizes["test"]
+
+
+def _few_label_sessions(shared_token: bool):
+    """4 sessions each of 6 anomalous and 24 normal users; the anomalous users' sessions carry
+    either one token they all share or a token of their own."""
+    groups, labels, texts = [], [], []
+    for u in range(30):
+        bad = u < 6
+        for s in range(4):
+            mark = ("bot" if shared_token else f"mark{u}") if bad else ""
+            texts.append(f"view item{(u + s) % 7} cart item{s} {mark}")
+            groups.append(f"u{u}")
+            labels.append(int(bad))
+    return np.array(groups), np.array(labels), texts
+
+
+@pytest.mark.parametrize("shared_token", [True, False])
+def test_peers_choose_by_folds_that_never_score_their_own_rows(shared_token):
+    from training.crossval import choose_folds
+    from training.peers import gradient_boosting_folds, tfidf_logreg_folds
+
+    groups, labels, texts = _few_label_sessions(shared_token)
+    folds = choose_folds(groups, labels, 0, "few labels")
+    scores, params = tfidf_logreg_folds(texts, labels, folds, ["view item1 bot", "view item1"])
+    assert params["C"] in (0.3, 1.0, 3.0, 10.0, 30.0)
+    if shared_token:  # what all anomalous users share is learnt out of fold
+        assert params["out_of_fold_pr_auc"] > 0.95 and scores[0] > scores[1]
+    else:  # a token of one user's own is never in the folds that score that user
+        assert params["out_of_fold_pr_auc"] < 0.6
+    x = np.stack([[float("bot" in t or "mark" in t), len(t)] for t in texts])
+    gbm_scores, gbm_params = gradient_boosting_folds(x, labels, folds, x[[0, -1]])
+    assert gbm_params["out_of_fold_pr_auc"] > 0.95 and gbm_scores[0] > gbm_scores[1]
