@@ -115,7 +115,7 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
                 "val_log_loss": round(best_key[1], 4)}]
     best_epoch = 0
-    log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}")
+    log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}, log loss {best_key[1]:.4f}")
     step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows)
     if batch_size != BATCH_SIZE or micro_rows != batch_size:
         log(f"  {mode}: batches of {batch_size} sessions, micro-batches of {micro_rows}")

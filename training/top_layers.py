@@ -256,7 +256,8 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
     best, best_scores, best_epoch = state(), val_scores, 0
     history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
                 "val_log_loss": round(best_key[1], 4)}]
-    log(f"  top: epoch 0 (frozen encoder, the head) val PR-AUC {best_auc:.4f}")
+    log(f"  top: epoch 0 (frozen encoder, the head) val PR-AUC {best_auc:.4f}, "
+        f"log loss {best_key[1]:.4f}")
     widths = np.array([train_cache.widths[int(r)] for r in sample])
     label_of = dict(zip(sample.tolist(), y.tolist(), strict=True))
     train_started = time.monotonic()
