@@ -41,8 +41,10 @@ class AccumulatingStep:
     """Gradients of one batch, summed over micro-batches (the caller then steps the
     optimiser). `micro_rows` halves on out-of-memory; `halvings` counts how often."""
 
-    def __init__(self, model, texts, ids, y, loss_fn, device: str, micro_rows: int):
+    def __init__(self, model, texts, ids, y, loss_fn, device: str, micro_rows: int,
+                 lexical_logit: dict | None = None):
         self.model, self.texts, self.ids, self.y = model, texts, ids, y
+        self.lexical_logit = lexical_logit  # row -> precomputed logit, else from the bags
         self.loss_fn, self.device = loss_fn, device
         self.micro_rows = int(micro_rows)
         self.halvings = 0
@@ -62,6 +64,15 @@ class AccumulatingStep:
                 self.micro_rows = max(1, math.ceil(min(self.micro_rows, len(batch)) / 2))
                 self.halvings += 1
 
+    def _lexical(self, rows) -> dict:
+        """The head's lexical argument for `rows`: precomputed logits, or bags."""
+        if self.lexical_logit is not None:
+            logit = torch.tensor([self.lexical_logit[int(r)] for r in rows],
+                                 dtype=torch.float32, device=self.device)
+            return {"lexical_logit": logit}
+        return {"lexical": self.model.lexical_inputs([self.texts[r] for r in rows],
+                                                     device=self.device)}
+
     def _accumulate(self, batch) -> float:
         total = 0.0
         for start in range(0, len(batch), self.micro_rows):
@@ -69,11 +80,9 @@ class AccumulatingStep:
             input_ids, mask = self.model.tokenizer.batch([self.ids[r] for r in rows])
             input_ids = input_ids.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)
-            lexical = self.model.lexical_inputs([self.texts[r] for r in rows],
-                                                device=self.device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
                 pooled = self.model.embed(input_ids, mask)
-            logits = self.model.head.logits(pooled.float(), lexical)
+            logits = self.model.head.logits(pooled.float(), **self._lexical(rows))
             # mean over the micro-batch, weighted by its share: the batch's mean loss
             loss = self.loss_fn(logits, self.y[rows].to(self.device)) * (len(rows) / len(batch))
             loss.backward()

@@ -49,7 +49,8 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
     model, ft_auc, ft_val, ft_history, best_epoch = finetune(
         model, run.texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
         run.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
-        log=run.log, progress=cfg.progress)
+        log=run.log, progress=cfg.progress,
+        train_lexical=lexical_logits(model, local, data, names=("train",)))
     run.timings["finetune"] = round(time.monotonic() - started, 2)
     run.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
     history["finetune"] = ft_history
@@ -86,8 +87,13 @@ def encode_eval(run, model, ids, local):
     return cache
 
 
-def _lexical_logits(model, local, data) -> dict | None:
-    """The head's lexical logit of every labelled row (row -> logit), None without one."""
+def lexical_logits(model, local, data, names=("train", "val", "test")) -> dict | None:
+    """The lexical logit of each labelled row of `names` (row -> logit), None without one.
+
+    Training rows get their out-of-fold logit, the one the head's stacking weights were
+    fitted on: the full-fit n-gram model has seen those rows and separates them almost
+    perfectly, which would leave the encoder nothing to learn from their loss. Validation
+    and test rows get the served model's logit."""
     import torch
 
     from training.head_trainer import _bag_inputs
@@ -96,10 +102,14 @@ def _lexical_logits(model, local, data) -> dict | None:
         return None
     out = {}
     with torch.no_grad():
-        for name, rows in local.items():
-            if rows.size:
+        for name in names:
+            rows = local[name]
+            if not rows.size:
+                continue
+            part = data[name].lexical_logit if name == "train" else None
+            if part is None:
                 part = model.head.lexical_logit(_bag_inputs(data[name], range(rows.size)))
-                out.update(zip(rows.tolist(), part.numpy().tolist(), strict=True))
+            out.update(zip(rows.tolist(), part.numpy().tolist(), strict=True))
     return out
 
 
@@ -116,7 +126,7 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
     layers = n_top(cfg, model)
     out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],
                        eval_cache, head_scores(model.head, data["train"]),
-                       _lexical_logits(model, local, data), layers,
+                       lexical_logits(model, local, data), layers,
                        cfg.epochs or plan.epochs or 3, best.params.imbalance, cfg.seed,
                        run.device, cfg.train_length, log=run.log, time_budget_s=budget)
     run.timings["finetune"] = round(time.monotonic() - started, 2)

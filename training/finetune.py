@@ -69,9 +69,13 @@ def predict(model, texts: list[str], ids: list[list[int]], device: str,
 def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
              train_rows: np.ndarray, val_rows: np.ndarray, mode: str, device: str,
              epochs: int, imbalance: str, seed: int, time_budget_s: float | None = None,
-             log=print, progress=True):
+             log=print, progress=True, train_lexical: dict | None = None):
     """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history,
     best epoch).
+
+    `train_lexical` (row -> logit) replaces the lexical term's logit on training rows: the
+    out-of-fold one (training.encoder_tuning.lexical_logits), so the encoder learns from the
+    rows the n-gram model gets wrong, as the head did.
 
     The model comes back in its best epoch's state; epoch 0 is the head alone, so when no
     fine-tuning epoch beats it the weights are the head mode's and the best epoch is 0."""
@@ -116,7 +120,7 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
                 "val_log_loss": round(best_key[1], 4)}]
     best_epoch = 0
     log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}, log loss {best_key[1]:.4f}")
-    step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows)
+    step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows, train_lexical)
     if batch_size != BATCH_SIZE or micro_rows != batch_size:
         log(f"  {mode}: batches of {batch_size} sessions, micro-batches of {micro_rows}")
     started = time.monotonic()

@@ -73,3 +73,21 @@ def test_out_of_memory_halves_the_micro_batch_and_retries_the_step(model):
     assert step.micro_rows <= 6 and step.halvings == 2  # 24 -> 12 -> 6
     assert calls[:2] == [24, 12] and all(c <= 6 for c in calls[2:])
     assert sum(calls[2:]) == 24  # the retried step saw every row once
+
+
+def test_precomputed_lexical_logits_replace_the_bags(model):
+    """Fine-tuning trains on the out-of-fold lexical logits it is given, not the bags'."""
+    model.eval()
+    texts, ids, y, loss_fn = _setup(model)
+    batch = list(range(24))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    given = {r: (4.0 if y[r] > 0 else -4.0) for r in batch}  # a lexical term that is sure
+    loss_given = AccumulatingStep(model, texts, ids, y, loss_fn, "cpu", 24, given)(
+        optimizer, batch)
+    input_ids, mask = model.tokenizer.batch(ids)
+    with torch.no_grad():
+        logits = model.head.logits(model.embed(input_ids, mask),
+                                   lexical_logit=torch.tensor([given[r] for r in batch]))
+    assert loss_given == pytest.approx(float(loss_fn(logits, y)), rel=1e-5)
+    loss_bags = AccumulatingStep(model, texts, ids, y, loss_fn, "cpu", 24)(optimizer, batch)
+    assert loss_bags != pytest.approx(loss_given, rel=1e-3)
