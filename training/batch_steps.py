@@ -37,6 +37,14 @@ def plan_batch(model, device: str, max_width: int) -> tuple[int, int]:
     return batch, max(1, min(batch, fits))
 
 
+def lexical_tensor(lexical_logit: dict | None, rows, device=None):
+    """Precomputed lexical logits of `rows` (row -> logit) as a tensor; None without them."""
+    if lexical_logit is None:
+        return None
+    return torch.tensor([lexical_logit[int(r)] for r in rows], dtype=torch.float32,
+                        device=device)
+
+
 class AccumulatingStep:
     """Gradients of one batch, summed over micro-batches (the caller then steps the
     optimiser). `micro_rows` halves on out-of-memory; `halvings` counts how often."""
@@ -67,9 +75,7 @@ class AccumulatingStep:
     def _lexical(self, rows) -> dict:
         """The head's lexical argument for `rows`: precomputed logits, or bags."""
         if self.lexical_logit is not None:
-            logit = torch.tensor([self.lexical_logit[int(r)] for r in rows],
-                                 dtype=torch.float32, device=self.device)
-            return {"lexical_logit": logit}
+            return {"lexical_logit": lexical_tensor(self.lexical_logit, rows, self.device)}
         return {"lexical": self.model.lexical_inputs([self.texts[r] for r in rows],
                                                      device=self.device)}
 

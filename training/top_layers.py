@@ -173,6 +173,7 @@ def _scores(model, cache: StateCache, rows, lexical_logit: dict, n_lower: int, d
     """Probabilities of `rows` through the (training) top layers, served-length batches."""
     import torch
 
+    from training.batch_steps import lexical_tensor
     from udf.heads import stable_sigmoid
 
     model.eval()
@@ -186,18 +187,10 @@ def _scores(model, cache: StateCache, rows, lexical_logit: dict, n_lower: int, d
             hidden, mask = cache.batch([int(rows[i]) for i in part], width)
             with torch.inference_mode():
                 pooled = top_pooled(model.encoder, hidden.to(device), mask.to(device), n_lower)
-                logits = model.head.logits(pooled.float().cpu(), lexical_logit=_lex(
+                logits = model.head.logits(pooled.float().cpu(), lexical_logit=lexical_tensor(
                     lexical_logit, [int(rows[i]) for i in part]))
             out[part] = stable_sigmoid(logits).numpy()
     return out
-
-
-def _lex(lexical_logit: dict | None, rows):
-    import torch
-
-    if lexical_logit is None:
-        return None
-    return torch.tensor([lexical_logit[r] for r in rows], dtype=torch.float32)
 
 
 def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows,
@@ -209,6 +202,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
     state (the frozen head's when no epoch beats it). Rows index `ids` and `labels`."""
     import torch
 
+    from training.batch_steps import lexical_tensor
     from training.metrics import beats, validation_key
 
     torch.manual_seed(seed)
@@ -275,7 +269,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
             hidden, mask = train_cache.batch(rows)
             pooled = top_pooled(model.encoder, hidden.to(device), mask.to(device), n_lower)
             logits = model.head.logits(pooled.float().cpu(),
-                                       lexical_logit=_lex(lexical_logit, rows))
+                                       lexical_logit=lexical_tensor(lexical_logit, rows))
             loss = loss_fn(logits, torch.tensor([label_of[r] for r in rows]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
