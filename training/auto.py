@@ -2,7 +2,7 @@
 
 Quality order, when time allows: full fine-tuning > top-layers fine-tuning (`top`,
 training.top_layers) > frozen encoder with a trained head. Every fine-tuned candidate starts
-from the head and is kept only if validation improves (training.metrics.beats).
+from the head and is kept only if validation improves (training.epoch_choice).
 
 The plan must not flip with machine load (one warehouse once chose `full` under one load and
 `head` under another), so it never times the run's own steps. It counts work: layer-tokens

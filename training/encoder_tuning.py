@@ -4,8 +4,9 @@
 - `tune_top`: mode `top` (training.top_layers), the top layers on cached lower-layer states.
 
 Both start from the trained head and keep a fine-tuned model only when one of its epochs
-beats the head on validation (higher PR-AUC, or the same PR-AUC and a lower log loss:
-training.metrics.beats); otherwise the run ships the head (mode `head`) and says why.
+beats the head on validation (a higher PR-AUC where validation tells them apart,
+otherwise a lower log loss: training.epoch_choice); otherwise the run ships the head
+(mode `head`) and says why.
 Each takes the `training.trainer.Run` it belongs to, for its config, labels, log and timings.
 """
 
@@ -16,7 +17,6 @@ import time
 import numpy as np
 
 from training.finish import models_dir
-from training.metrics import AUC_TIE
 
 
 def n_top(cfg, model) -> int:
@@ -55,9 +55,8 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
     run.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
     history["finetune"] = ft_history
     history["finetune_time_budget_s"] = budget  # None: the explicit mode's epochs
-    # epoch 0 is this same head: only a fine-tuning epoch that beat it counts (a tie in
-    # PR-AUC broken by validation log loss, training.metrics.beats)
-    if best_epoch > 0 and ft_auc > val_auc - AUC_TIE:
+    # epoch 0 is this same head: only a fine-tuning epoch that beat it counts
+    if best_epoch > 0:
         # the same device and precision as the validation scores that set the threshold
         test_scores = predict(model, run.texts(local["test"]),
                               [ids[i] for i in local["test"]], run.device, "fp32")
@@ -133,7 +132,7 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
     run.timings.update({f"finetune_{k}": v for k, v in out.seconds.items()})
     run.timings["finetune_rows"] = out.sample_rows
     history["finetune"] = out.history
-    if out.improved and out.val_pr_auc > val_auc - AUC_TIE:
+    if out.improved:
         run.layers_trained = layers
         run.baseline_scores = np.concatenate([out.val_scores, out.test_scores])
         return out.val_scores, out.val_pr_auc, out.test_scores, "top"

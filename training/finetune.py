@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from training.batch_steps import CPU_BATCH, AccumulatingStep, plan_batch
-from training.metrics import beats, validation_key
+from training.epoch_choice import EpochChoice, validation_key
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 ENCODER_LR = {"full": 3e-5, "lora": 5e-4}
@@ -113,13 +113,9 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     val_ids = [ids[r] for r in val_rows]
     val_texts = [texts[r] for r in val_rows]
     y_val = labels[val_rows]
-    best_key = validation_key(y_val, predict(model, val_texts, val_ids, device))
-    best_auc = best_key[0]
+    choice = EpochChoice(mode, validation_key(y_val, predict(model, val_texts, val_ids, device)),
+                         log)
     best_state = copy.deepcopy(model.state_dict())
-    history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
-                "val_log_loss": round(best_key[1], 4)}]
-    best_epoch = 0
-    log(f"  {mode}: epoch 0 (head only) val PR-AUC {best_auc:.4f}, log loss {best_key[1]:.4f}")
     step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows, train_lexical)
     if batch_size != BATCH_SIZE or micro_rows != batch_size:
         log(f"  {mode}: batches of {batch_size} sessions, micro-batches of {micro_rows}")
@@ -137,13 +133,9 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-        key = validation_key(y_val, predict(model, val_texts, val_ids, device))
-        history.append({"epoch": epoch, "val_pr_auc": round(key[0], 4),
-                        "val_log_loss": round(key[1], 4)})
-        log(f"  {mode}: epoch {epoch} val PR-AUC {key[0]:.4f}, log loss {key[1]:.4f}")
-        if beats(key, best_key):
-            best_key, best_state = key, copy.deepcopy(model.state_dict())
-            best_auc, best_epoch = key[0], epoch
+        if choice.offer(epoch, validation_key(y_val, predict(model, val_texts, val_ids,
+                                                             device))):
+            best_state = copy.deepcopy(model.state_dict())
         if time_budget_s is not None and time.monotonic() - started > time_budget_s:
             log(f"  {mode}: time budget reached after epoch {epoch}")
             break
@@ -152,4 +144,4 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
         model.encoder = model.encoder.merge_and_unload()
     val_scores = predict(model, val_texts, val_ids, device, "fp32")
     model.to("cpu").eval()
-    return model, float(best_auc), val_scores, history, best_epoch
+    return model, choice.best.pr_auc, val_scores, choice.history, choice.best_epoch

@@ -90,31 +90,9 @@ def evaluate_scores(labels, scores, threshold: float, families=None, curve: bool
     return out
 
 
-AUC_TIE = 1e-6  # PR-AUCs closer than this rank the validation anomalies the same way
-
-
 def balanced_log_loss(labels, probabilities) -> float:
     """Mean of the two classes' mean log loss: how sure the scores are, at any prevalence."""
     labels = np.asarray(labels).astype(int)
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
     losses = [-np.log(p[labels == 1]).mean(), -np.log(1 - p[labels == 0]).mean()]
     return float(np.mean(losses))
-
-
-def validation_key(labels, probabilities) -> tuple[float, float]:
-    """(PR-AUC, balanced log loss) of one candidate on validation, for `beats`."""
-    from sklearn.metrics import average_precision_score
-
-    return (float(average_precision_score(labels, probabilities)),
-            balanced_log_loss(labels, probabilities))
-
-
-def beats(new: tuple[float, float], old: tuple[float, float]) -> bool:
-    """Whether `new` is the better validation key: higher PR-AUC; on a tie (the same
-    ranking of the anomalies, which a small validation split often gives), lower log loss.
-
-    Without the tie-break the first of tied candidates always wins, so a fine-tuned epoch
-    that ranks validation exactly as the head does, more surely, was never kept."""
-    if abs(new[0] - old[0]) > AUC_TIE:
-        return new[0] > old[0]
-    return new[1] < old[1]

@@ -12,9 +12,10 @@ this mode keeps layers 1..L-N frozen and computes their output once:
   scores highest (the hardest), and a seeded random share of the other normals; their states
   are cached at a shorter training length (`train_length`, head and tail of the text) in fp16;
 - batches are length-bucketed and padded to their own longest row (dynamic padding);
-- validation PR-AUC after each epoch at the serving length; the best epoch is kept, training
+- validation after each epoch at the serving length; the best epoch is kept, training
   stops after an epoch without improvement, and the result is kept only if it beats the
-  frozen head (epoch 0) on validation.
+  frozen head (epoch 0) on validation (training.epoch_choice: PR-AUC when validation tells
+  them apart, otherwise log loss).
 
 The lexical term, when the head has it, stays as fitted (its logit is precomputed per row).
 """
@@ -203,7 +204,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
     import torch
 
     from training.batch_steps import lexical_tensor
-    from training.metrics import beats, validation_key
+    from training.epoch_choice import EpochChoice, validation_key
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -245,13 +246,9 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
 
     y_val = labels[val_rows]
     val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-    best_key = validation_key(y_val, val_scores)
-    best_auc = best_key[0]
-    best, best_scores, best_epoch = state(), val_scores, 0
-    history = [{"epoch": 0, "val_pr_auc": round(best_auc, 4),
-                "val_log_loss": round(best_key[1], 4)}]
-    log(f"  top: epoch 0 (frozen encoder, the head) val PR-AUC {best_auc:.4f}, "
-        f"log loss {best_key[1]:.4f}")
+    choice = EpochChoice("top", validation_key(y_val, val_scores), log,
+                         head_name="frozen encoder, the head")
+    best, best_scores = state(), val_scores
     widths = np.array([train_cache.widths[int(r)] for r in sample])
     label_of = dict(zip(sample.tolist(), y.tolist(), strict=True))
     train_started = time.monotonic()
@@ -277,14 +274,9 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
             optimizer.step()
             scheduler.step()
         val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-        key = validation_key(y_val, val_scores)
-        history.append({"epoch": epoch, "val_pr_auc": round(key[0], 4),
-                        "val_log_loss": round(key[1], 4)})
-        log(f"  top: epoch {epoch} val PR-AUC {key[0]:.4f}, log loss {key[1]:.4f}")
-        if beats(key, best_key):
-            best_key, best, best_scores, best_epoch = key, state(), val_scores, epoch
-            best_auc = key[0]
-        elif epoch > best_epoch:
+        if choice.offer(epoch, validation_key(y_val, val_scores)):
+            best, best_scores = state(), val_scores
+        else:
             log(f"  top: no improvement in epoch {epoch}; stopping early")
             break
         if time_budget_s is not None and time.monotonic() - train_started > time_budget_s:
@@ -295,8 +287,9 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
     model.head.load_state_dict(best["head"])
     for p in model.parameters():
         p.requires_grad_(False)
+    improved = choice.best_epoch > 0
     test_scores = _scores(model, eval_cache, test_rows, lexical_logit, n_lower, device) \
-        if best_epoch > 0 else None
+        if improved else None
     model.to("cpu").eval()
-    return TopResult(best_epoch > 0, best_auc, best_scores, test_scores, history,
+    return TopResult(improved, choice.best.pr_auc, best_scores, test_scores, choice.history,
                      int(sample.size), seconds)
