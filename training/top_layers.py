@@ -44,29 +44,36 @@ def sample_size(n_pos: int, n_train: int) -> int:
     return int(min(n_train, MAX_SAMPLE, n_pos * (1 + HARD_PER_ANOMALY + RANDOM_PER_ANOMALY)))
 
 
-def _mask(encoder, hidden, mask):
-    """The attention mask the encoder builds itself for `hidden` (additive, 4-d)."""
-    return encoder._create_attention_masks(attention_mask=mask, encoder_attention_mask=None,
-                                           embedding_output=hidden,
-                                           encoder_hidden_states=None, cache=None)[0]
+def _mask(hidden, mask):
+    """An additive (batch, 1, 1, tokens) attention mask: 0 where a token is real, the dtype's
+    minimum where it is padding. Built here rather than by the encoder's private helper, whose
+    signature changes between transformers releases; eager and SDPA attention both take it."""
+    import torch
+
+    keep = mask[:, None, None, :].to(hidden.dtype)
+    return (1.0 - keep) * torch.finfo(hidden.dtype).min
+
+
+def _run_layers(layers, hidden, extended):
+    """`hidden` through `layers` in turn (a layer returns a tensor, or a tuple in older
+    transformers)."""
+    for layer in layers:
+        out = layer(hidden, extended)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
 
 
 def lower_states(encoder, input_ids, mask, n_lower: int):
     """Hidden states after the embeddings and the first `n_lower` layers."""
     hidden = encoder.embeddings(input_ids=input_ids)
-    extended = _mask(encoder, hidden, mask)
-    for layer in encoder.encoder.layer[:n_lower]:
-        hidden = layer(hidden, extended)
-    return hidden
+    return _run_layers(encoder.encoder.layer[:n_lower], hidden, _mask(hidden, mask))
 
 
 def top_pooled(encoder, hidden, mask, n_lower: int):
     """Layers n_lower.. over cached states, then the model's mean pooling."""
     from udf.model import mean_pool
 
-    extended = _mask(encoder, hidden, mask)
-    for layer in encoder.encoder.layer[n_lower:]:
-        hidden = layer(hidden, extended)
+    hidden = _run_layers(encoder.encoder.layer[n_lower:], hidden, _mask(hidden, mask))
     return mean_pool(hidden, mask)
 
 
