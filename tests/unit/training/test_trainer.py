@@ -248,3 +248,24 @@ def test_an_explicit_mode_runs_all_its_epochs_whatever_the_budget(tmp_path, tiny
     history = read_meta(result.path)["history"]
     assert [e["epoch"] for e in history["finetune"]] == [0, 1, 2, 3]
     assert history["finetune_time_budget_s"] is None
+
+
+def test_a_fine_tuned_model_takes_its_drift_baseline_from_validation_and_test(tmp_path,
+                                                                             tiny_bert):
+    """A fine-tuned encoder has no stored embeddings: its score baseline is the validation
+    and test scores the run already computed, not a second encoding of the table."""
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "w.duckdb", users=80, sessions_per_user=2,
+                             anomaly_rate=0.3)
+    lines = []
+    result = train(config(db, tiny_bert, mode="full", epochs=3), log=lines.append)
+    meta = read_meta(result.path)
+    sizes = meta["split_sizes"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        n_reference = con.execute(
+            "select max(n_reference) from duckbert_model_baselines where version = ? and "
+            "metric = 'anomaly_score'", [result.version]).fetchone()[0]
+    assert meta["served"]["encoder"] == "fine-tuned"
+    assert n_reference == sizes["val"] + sizes["test"]  # not all 160 sessions again
+    assert any(f"({n_reference} sessions scored)" in line for line in lines)
