@@ -114,6 +114,20 @@ def lexical_logits(model, local, data, names=("train", "val", "test")) -> dict |
     return out
 
 
+def out_of_fold_logits(head, train) -> np.ndarray:
+    """The head's logit of each training row with the lexical term's out-of-fold logit.
+
+    Mode top mines the hardest training normals by this score. The head's lexical term was fit
+    on these same rows and all but memorizes them, so the served head scores every training
+    normal near zero and its ranking is mostly noise; out of fold, a normal whose words look
+    anomalous ranks high, as it would on a session the head has never seen."""
+    import torch
+
+    head.eval()
+    with torch.no_grad():
+        return head.logits(train.pooled, lexical_logit=train.lexical_logit).numpy()
+
+
 def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, val_auc,
              history):
     """Mode top; (val scores, val PR-AUC, test scores, mode to ship)."""
@@ -126,7 +140,7 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
     started = time.monotonic()
     layers = n_top(cfg, model)
     out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],
-                       eval_cache, head_scores(model.head, data["train"]),
+                       eval_cache, out_of_fold_logits(model.head, data["train"]),
                        lexical_logits(model, local, data), layers,
                        cfg.epochs or plan.epochs or 3, best.params.imbalance, cfg.seed,
                        run.device, cfg.train_length, log=run.log, time_budget_s=budget)

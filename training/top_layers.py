@@ -9,7 +9,8 @@ this mode keeps layers 1..L-N frozen and computes their output once:
   model's) and the same pass finishes the frozen encoder for the head (the embedding store),
   so the head costs no second encoding of them;
 - the training rows are the informative ones: every anomaly, the normals the frozen model
-  scores highest (the hardest), and a seeded random share of the other normals; their states
+  scores highest (the hardest; the lexical term's logit out of fold, which the caller passes
+  in, so that its memory of the training rows does not decide), and a seeded random share of the other normals; their states
   are cached at a shorter training length (`train_length`, head and tail of the text) in fp16;
 - batches are length-bucketed and padded to their own longest row (dynamic padding);
 - validation after each epoch at the serving length; the best epoch is kept, training
@@ -153,7 +154,8 @@ def encode_train(model, ids, rows: np.ndarray, n_lower: int, train_length: int, 
 
 def informative_rows(train_rows: np.ndarray, labels: np.ndarray, frozen_scores: np.ndarray,
                      seed: int) -> np.ndarray:
-    """Every anomaly, the hardest normals by the frozen model's score, some random normals."""
+    """Every anomaly, the hardest normals by the frozen model's score (or logit: only the
+    order counts), some random normals."""
     rng = np.random.default_rng(seed)
     pos = train_rows[labels == 1]
     neg_order = np.argsort(-frozen_scores[labels == 0], kind="stable")

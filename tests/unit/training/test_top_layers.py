@@ -54,6 +54,30 @@ def test_informative_rows_take_every_anomaly_and_the_hardest_normals():
     assert set(hardest) <= set(normals)
 
 
+def test_hard_normals_are_ranked_by_the_lexical_terms_out_of_fold_logit():
+    import torch
+
+    from training.encoder_tuning import out_of_fold_logits
+    from training.head_trainer import HeadData, head_scores
+    from udf.heads import ClassifierHead
+
+    torch.manual_seed(0)
+    head = ClassifierHead(4, lexical_size=8)
+    with torch.no_grad():
+        head.lexical.weight[:4] = -5.0  # the full fit "remembers" rows 0-1 as normal
+        head.lexical.weight[4:] = 5.0
+    bags = [(np.array([0, 1]), np.ones(2, np.float32))] * 2 + \
+        [(np.array([4, 5]), np.ones(2, np.float32))] * 2
+    oof = torch.tensor([3.0, 2.0, -2.0, -3.0])  # out of fold, rows 0-1 look anomalous
+    train = HeadData(torch.zeros(4, 4), bags, np.zeros(4, np.int64), lexical_logit=oof)
+
+    logits = out_of_fold_logits(head, train)
+    mlp = head.logits(torch.zeros(4, 4)).detach().numpy()
+    np.testing.assert_allclose(logits, mlp + oof.numpy(), rtol=1e-6)
+    assert list(np.argsort(-logits)) == [0, 1, 2, 3]
+    assert list(np.argsort(-head_scores(head, train), kind="stable")[:2]) == [2, 3]
+
+
 def test_mode_top_trains_and_ships_only_what_beats_the_head(tmp_path, tiny_bert):
     from udf.artifact import read_meta
     from udf.scorer import Scorer
