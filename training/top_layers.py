@@ -9,9 +9,10 @@ this mode keeps layers 1..L-N frozen and computes their output once:
   model's) and the same pass finishes the frozen encoder for the head (the embedding store),
   so the head costs no second encoding of them;
 - the training rows are the informative ones: every anomaly, the normals the frozen model
-  scores highest (the hardest; the lexical term's logit out of fold, which the caller passes
-  in, so that its memory of the training rows does not decide), and a seeded random share of the other normals; their states
-  are cached at a shorter training length (`train_length`, head and tail of the text) in fp16;
+  scores highest (the hardest; with the lexical term's logit out of fold, which the caller
+  passes in, so that its memory of the training rows does not decide), and a seeded random
+  share of the other normals; their states are cached at a shorter training length
+  (`train_length`, head and tail of the text) in fp16;
 - batches are length-bucketed and padded to their own longest row (dynamic padding);
 - validation after each epoch at the serving length; the best epoch is kept, training
   stops after an epoch without improvement, and the result is kept only if it beats the
