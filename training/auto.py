@@ -6,11 +6,15 @@ from the head and is kept only if validation improves (training.epoch_choice).
 
 The plan must not flip with machine load (one warehouse once chose `full` under one load and
 `head` under another), so it never times the run's own steps. It counts work: layer-tokens
-(tokens x encoder layers a pass runs, backward counted as two forwards) of each step from the
-token lengths of this table, and prices them with one per-layer-token cost measured on a
-fixed probe (a fixed batch of token ids, the fastest of several repeats), measured once per
-machine and encoder shape and kept in `<models_dir>/.speed.json`. The same table and machine
-give the same plan; the estimate and the decision are recorded in duckbert.json (`plan`).
+(tokens x encoder layers a pass runs) of each step from the token lengths of this table, and
+prices them with two per-layer-token costs measured on a fixed probe (a fixed batch of token
+ids, the fastest of several repeats): a forward pass (encoding, validation, test) and a
+training step (forward, backward and the optimizer's update, on a copy of the encoder). Both
+are measured once per machine and encoder shape and kept in `<models_dir>/.speed.json`. The
+training step is measured rather than assumed: counted as three forwards, a full epoch on row
+a of the quality benchmark took about twice its estimate (docs/BENCHMARKS.md). The same table
+and machine give the same plan; the estimate and the decision are recorded in duckbert.json
+(`plan`).
 
 On CPU the probe is timed in this process's CPU seconds divided by its threads, not in wall
 seconds: other jobs on the machine stretch the wall clock, not the work. Measured with
@@ -36,7 +40,6 @@ FINETUNE_EPOCHS = 3
 HEAD_SEARCH_S = 60.0  # head-mode trials on cached embeddings, measured on 10k sessions
 PROBE_SHAPE = (16, 128)  # rows x tokens of the fixed probe
 PROBE_REPEATS = 5
-BACKWARD = 2.0  # a backward pass costs about two forwards
 
 
 @dataclass
@@ -82,12 +85,58 @@ def probe_batch(config):
     return ids, torch.ones_like(ids)
 
 
-def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
-    """Seconds per layer-token of a forward pass: the fastest of PROBE_REPEATS runs of one
-    fixed batch through the encoder, measured once per machine and kept in `cache_path`."""
+def _timed_min(step, on_gpu: bool, threads: int) -> float:
+    """The fastest of PROBE_REPEATS runs of `step` after one warm-up: wall seconds on a GPU,
+    this process's CPU seconds per thread on a CPU."""
     import torch
 
-    key = _machine_key(model, device)
+    step()
+    times = []
+    for _ in range(PROBE_REPEATS):
+        started = time.perf_counter() if on_gpu else time.process_time()
+        step()
+        if on_gpu:
+            torch.cuda.synchronize()
+        ended = time.perf_counter() if on_gpu else time.process_time()
+        times.append((ended - started) / threads)
+    return min(times)
+
+
+def _forward_seconds(encoder, ids, mask, on_gpu, threads) -> float:
+    import torch
+
+    encoder.eval()
+    with torch.inference_mode():
+        return _timed_min(lambda: encoder(input_ids=ids, attention_mask=mask), on_gpu, threads)
+
+
+def _train_step_seconds(encoder, ids, mask, on_gpu, threads) -> float:
+    """One training step on a copy of the encoder: forward, backward, AdamW's update."""
+    import copy
+
+    import torch
+
+    clone = copy.deepcopy(encoder).train()
+    optimizer = torch.optim.AdamW(clone.parameters(), lr=1e-5)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        clone(input_ids=ids, attention_mask=mask).last_hidden_state.float().mean().backward()
+        optimizer.step()
+
+    return _timed_min(step, on_gpu, threads)
+
+
+def probe_cost(model, device, cache_path: Path | None, step: str = "forward"
+               ) -> tuple[float, str]:
+    """Seconds per layer-token of a forward pass (`step` "forward") or of a training step
+    ("train"): the fastest of PROBE_REPEATS runs on one fixed batch, measured once per
+    machine and kept in `cache_path`."""
+    import torch
+
+    if step not in ("forward", "train"):
+        raise ValueError(f"probe step must be 'forward' or 'train', not {step!r}")
+    key = _machine_key(model, device) + ("|step=train" if step == "train" else "")
     known = {}
     if cache_path is not None and cache_path.exists():
         try:
@@ -99,25 +148,19 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
         return entry["s_per_layer_token"], f"measured {entry.get('measured_at', '?')}"
     rows, width = PROBE_SHAPE
     ids, mask = (t.to(device) for t in probe_batch(model.encoder.config))
-    encoder = model.encoder.to(device).eval()
     on_gpu = _clock(device) == "wall"
     threads = 1 if on_gpu else max(1, torch.get_num_threads())
-    times = []
-    with torch.inference_mode():
-        encoder(input_ids=ids, attention_mask=mask)  # warm-up
-        for _ in range(PROBE_REPEATS):
-            started = time.perf_counter() if on_gpu else time.process_time()
-            encoder(input_ids=ids, attention_mask=mask)
-            if on_gpu:
-                torch.cuda.synchronize()
-            ended = time.perf_counter() if on_gpu else time.process_time()
-            times.append((ended - started) / threads)
-    model.encoder.to("cpu")
-    cost = min(times) / (rows * width * model.encoder.config.num_hidden_layers)
+    encoder = model.encoder.to(device)
+    measure = _forward_seconds if step == "forward" else _train_step_seconds
+    try:
+        seconds = measure(encoder, ids, mask, on_gpu, threads)
+    finally:
+        model.encoder.to("cpu").eval()
+    cost = seconds / (rows * width * model.encoder.config.num_hidden_layers)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if cache_path is not None:
         known[key] = {"s_per_layer_token": cost, "measured_at": stamp,
-                      "probe": f"{rows}x{width} tokens, fastest of {PROBE_REPEATS}",
+                      "probe": f"{step}, {rows}x{width} tokens, fastest of {PROBE_REPEATS}",
                       "clock": "wall seconds" if on_gpu
                       else f"process CPU seconds / {threads} threads"}
         try:
@@ -132,7 +175,8 @@ def probe_cost(model, device, cache_path: Path | None) -> tuple[float, str]:
 
 def work(model, ids: list[list[int]], labels: np.ndarray, local: dict, n_top: int,
          train_length: int) -> dict:
-    """Layer-tokens of each step, from the token lengths of the labelled rows."""
+    """Layer-tokens of each step, from the token lengths of the labelled rows; `*_train`
+    counts go through training steps, the rest through forward passes."""
     tok = model.tokenizer
     layers = int(model.encoder.config.num_hidden_layers)
     n_top = min(n_top, layers)
@@ -145,32 +189,34 @@ def work(model, ids: list[list[int]], labels: np.ndarray, local: dict, n_top: in
         "layers": layers, "top_layers": n_top, "sample_rows": n_sample,
         "encode": layers * serve.sum(),  # the frozen pass (val/test states captured in it)
         "top_cache": (layers - n_top) * sample_tokens,
-        "top_epoch": (1 + BACKWARD) * n_top * sample_tokens + n_top * serve[val].sum(),
+        "top_epoch_train": n_top * sample_tokens,
+        "top_epoch_val": n_top * serve[val].sum(),
         "top_test": n_top * serve[test].sum(),
-        "full_epoch": (1 + BACKWARD) * layers * serve[train].sum() + layers * serve[val].sum(),
+        "full_epoch_train": layers * serve[train].sum(),
+        "full_epoch_val": layers * serve[val].sum(),
         "full_test": layers * serve[test].sum(),
     }
 
 
-def plan_mode(counts: dict, cost: float, budget_s: float, device: str, cost_source: str,
-              n_train: int, head_search_s: float = HEAD_SEARCH_S) -> Plan:
-    """The best mode whose estimate fits `budget_s`, and the estimates of each."""
+def plan_mode(counts: dict, cost: float, train_cost: float, budget_s: float, device: str,
+              cost_source: str, n_train: int, head_search_s: float = HEAD_SEARCH_S) -> Plan:
+    """The best mode whose estimate fits `budget_s`, and the estimates of each; `cost` and
+    `train_cost` are the seconds per layer-token of a forward pass and of a training step."""
     head = counts["encode"] * cost + head_search_s
     estimates = {"head": round(head, 1)}
     fits = {}
     for mode in ("full", "top"):
+        epoch = counts[f"{mode}_epoch_train"] * train_cost + counts[f"{mode}_epoch_val"] * cost
+        once = (counts["top_cache"] if mode == "top" else 0.0) + counts[f"{mode}_test"]
         for epochs in range(FINETUNE_EPOCHS, 0, -1):
-            if mode == "full":
-                extra = epochs * counts["full_epoch"] + counts["full_test"]
-            else:
-                extra = counts["top_cache"] + epochs * counts["top_epoch"] + counts["top_test"]
-            seconds = head + extra * cost
+            seconds = head + once * cost + epochs * epoch
             if epochs == FINETUNE_EPOCHS:
                 estimates[mode] = round(seconds, 1)
             if seconds <= budget_s:
                 fits[mode] = (epochs, round(seconds, 1))
                 break
-    detail = {"s_per_layer_token": cost, "cost_source": cost_source,
+    detail = {"s_per_layer_token": cost, "s_per_train_layer_token": train_cost,
+              "cost_source": cost_source,
               "layer_tokens": {k: round(float(v)) for k, v in counts.items()
                                if k not in ("layers", "top_layers", "sample_rows")},
               "top_layers": counts["top_layers"], "sample_rows": counts["sample_rows"],
@@ -185,10 +231,11 @@ def plan_mode(counts: dict, cost: float, budget_s: float, device: str, cost_sour
             return Plan(mode, epochs, (
                 f"{what} fits the {budget_s:.0f}s budget on {device}: estimated "
                 f"{seconds:.0f}s for up to {epochs} epoch(s) (a count of layer-tokens at "
-                f"{cost * 1e6:.2f} us each, probe {cost_source}; {n_train} training "
-                "sessions)"), estimates, detail)
+                f"{cost * 1e6:.2f} us each forward, {train_cost * 1e6:.2f} us in training, "
+                f"probe {cost_source}; {n_train} training sessions)"), estimates, detail)
     return Plan("head", 0, (
         f"fine-tuning would take ~{min(estimates['full'], estimates['top']):.0f}s on "
         f"{device}, over the {budget_s:.0f}s budget; a frozen encoder with a trained head "
-        f"takes ~{estimates['head']:.0f}s (layer-token count at {cost * 1e6:.2f} us each, "
-        f"probe {cost_source})"), estimates, detail)
+        f"takes ~{estimates['head']:.0f}s (layer-token count at {cost * 1e6:.2f} us each "
+        f"forward, {train_cost * 1e6:.2f} us in training, probe {cost_source})"), estimates,
+        detail)

@@ -232,8 +232,10 @@ class Run:
         labels = self.sessions.labels[self.labelled]
         counts = work(model, ids, labels, local, encoder_tuning.n_top(self.cfg, model),
                       self.cfg.train_length)
-        cost, source = probe_cost(model, self.device, models_dir(self.cfg) / ".speed.json")
-        plan = plan_mode(counts, cost, self.cfg.time_budget_s, self.device, source,
+        speed = models_dir(self.cfg) / ".speed.json"
+        cost, source = probe_cost(model, self.device, speed)
+        train_cost, _ = probe_cost(model, self.device, speed, step="train")
+        plan = plan_mode(counts, cost, train_cost, self.cfg.time_budget_s, self.device, source,
                          int(local["train"].size))
         self.plan_record = {"mode": plan.mode, "epochs": plan.epochs, "chosen_by": "auto",
                             "estimates_s": plan.estimates_s, **plan.detail}
