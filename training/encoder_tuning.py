@@ -61,8 +61,6 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
         test_scores = predict(model, run.texts(local["test"]),
                               [ids[i] for i in local["test"]], run.device, "fp32")
         model.to("cpu")
-        # the drift baselines take these rather than encoding the table again (as in top)
-        run.baseline_scores = np.concatenate([ft_val, test_scores])
         return model, ft_val, ft_auc, test_scores, mode
     run.log(f"  {mode}: no epoch beat the head on validation (PR-AUC {val_auc:.4f}); "
             "keeping head mode")
@@ -150,7 +148,6 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
     history["finetune"] = out.history
     if out.improved:
         run.layers_trained = layers
-        run.baseline_scores = np.concatenate([out.val_scores, out.test_scores])
         return out.val_scores, out.val_pr_auc, out.test_scores, "top"
     run.log(f"  top: no epoch beat the frozen encoder on validation (PR-AUC "
             f"{val_auc:.4f}); keeping head mode")

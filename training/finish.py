@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from training.calibrate import choose_threshold
 from training.metrics import evaluate_scores
 from training.optional import (
@@ -108,10 +110,14 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         return {"precision_check": check}
 
     save_model(model, path, meta, base_dir=run.base_dir, finalize=finalize)
+    # a fine-tuned encoder has no stored embeddings: the validation and test scores this run
+    # already has stand in for encoding the table again
+    known = np.concatenate([val_scores, test_scores]) \
+        if meta["served"]["encoder"] == "fine-tuned" else None
     baselines = optional.run(
         DRIFT_BASELINES, lambda: score_baselines(
             path, sessions.texts, run.lengths, run.device, cfg.seed, run.log,
-            scores=getattr(run, "baseline_scores", None)), {})
+            scores=known), {})
     # the catalogue row carries every skipped step, the baselines' too
     meta["metrics"]["skipped_steps"] = optional.skipped
     record_model(cfg.db_path, meta, path, keep, baselines)
