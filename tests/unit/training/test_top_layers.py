@@ -122,6 +122,8 @@ def _split_texts(db, meta):
 
 
 def test_auto_plan_is_a_count_priced_by_one_cached_probe(tmp_path, tiny_bert):
+    import torch
+
     model = _model(tiny_bert)
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     cache = tmp_path / ".speed.json"
@@ -135,7 +137,7 @@ def test_auto_plan_is_a_count_priced_by_one_cached_probe(tmp_path, tiny_bert):
     assert len(json.loads(cache.read_text())) == 2
     assert probe_cost(model, "cpu", cache, step="train")[0] == train_cost
     after = model.encoder.state_dict()  # the training probe steps a copy, not the model
-    assert all(torch_equal(before[k], after[k]) for k in before)
+    assert all(torch.equal(before[k], after[k]) for k in before)
     assert not model.encoder.training
     ids = [[5] * (10 + i % 50) for i in range(1000)]
     labels = np.array([i % 12 == 0 for i in range(1000)], dtype=int)
@@ -166,12 +168,6 @@ def test_auto_plan_is_a_count_priced_by_one_cached_probe(tmp_path, tiny_bert):
                                    700, head_search_s=1.0).detail["fits"]
     with pytest.raises(ValueError, match="forward' or 'train"):
         probe_cost(model, "cpu", cache, step="backward")
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return bool(torch.equal(a, b))
 
 
 def test_auto_records_its_estimate_and_decision(tmp_path, tiny_bert):
