@@ -1,4 +1,4 @@
-"""Does the `--mode auto` probe (training.auto.probe_cost) hold still under machine load?
+"""Does the `--mode auto` probe (training.probe.probe_cost) hold still under machine load?
 
 Prices the packaged encoder's fixed probe batch two ways while 0, 2, 4 and 8 busy processes
 compete for the cores: wall-clock seconds (what the probe used before) and the probe itself
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import torch
 from transformers import BertModel
 
-from training.auto import PROBE_REPEATS, PROBE_SHAPE, probe_batch, probe_cost
+from training.probe import PROBE_REPEATS, PROBE_SHAPE, probe_batch, probe_cost
 from udf.base_models import DEFAULT_BASE_MODEL, resolve_base_model
 
 
@@ -47,7 +47,7 @@ def main():
         for p in procs:
             p.start()
         time.sleep(1.0)
-        wall, probe = _wall_cost(encoder), probe_cost(model, "cpu", None)[0]
+        wall, probe = _wall_cost(encoder), probe_cost(model, "cpu", None)[0].at(0)
         stop.set()
         for p in procs:
             p.join()

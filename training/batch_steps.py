@@ -6,6 +6,11 @@ has free (up to 256): activation memory per session is estimated from the encode
 do not fit, or a step runs out of memory anyway, the batch runs as micro-batches whose
 gradients accumulate, so the optimiser still sees one batch; an out-of-memory error halves
 the micro-batch and the step is retried from zero gradients.
+
+On the CPU a micro-batch also holds at most CPU_TOKENS padded tokens: a training step's cost
+per token grows with the tokens it holds at once (measured on two cores, MiniLM: about
+80 us per layer-token at 32 x 128 and 200 at 32 x 512, 150 at 8 x 512; docs/BENCHMARKS.md),
+so a batch of long sessions runs as several short micro-batches and costs what its tokens do.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from udf.encode import is_oom
 CPU_BATCH = 32
 GPU_BATCH = (32, 256)  # smallest and largest batch on a GPU
 MEMORY_SHARE = 0.5  # of the free device memory, for activations
+CPU_TOKENS = 4096  # most padded tokens in one CPU micro-batch
 
 
 def activation_bytes_per_row(config, length: int) -> float:
@@ -35,6 +41,29 @@ def plan_batch(model, device: str, max_width: int) -> tuple[int, int]:
     fits = int(free * MEMORY_SHARE // activation_bytes_per_row(model.encoder.config, max_width))
     batch = max(GPU_BATCH[0], min(GPU_BATCH[1], fits))
     return batch, max(1, min(batch, fits))
+
+
+def micro_slices(widths: list[int], micro_rows: int, token_budget: int | None) -> list[slice]:
+    """How one batch (its rows' padded widths, in batch order) runs as micro-batches: at most
+    `micro_rows` rows each and, with a `token_budget`, at most that many padded tokens (rows
+    x the widest row), never fewer than one row."""
+    out, start = [], 0
+    while start < len(widths):
+        stop, widest = start, 0
+        while stop < len(widths) and stop - start < micro_rows:
+            wider = max(widest, widths[stop])
+            if token_budget and stop > start and (stop - start + 1) * wider > token_budget:
+                break
+            widest, stop = wider, stop + 1
+        out.append(slice(start, stop))
+        start = stop
+    return out
+
+
+def token_budget(device: str) -> int | None:
+    """Padded tokens a micro-batch may hold on `device`: CPU_TOKENS on a CPU, no cap on a GPU
+    (its micro-batch follows its memory)."""
+    return None if str(device).startswith("cuda") else CPU_TOKENS
 
 
 def lexical_tensor(lexical_logit: dict | None, rows, device=None):
@@ -55,6 +84,7 @@ class AccumulatingStep:
         self.lexical_logit = lexical_logit  # row -> precomputed logit, else from the bags
         self.loss_fn, self.device = loss_fn, device
         self.micro_rows = int(micro_rows)
+        self.token_budget = token_budget(device)
         self.halvings = 0
         self.autocast = str(device).startswith("cuda")
 
@@ -81,8 +111,9 @@ class AccumulatingStep:
 
     def _accumulate(self, batch) -> float:
         total = 0.0
-        for start in range(0, len(batch), self.micro_rows):
-            rows = batch[start : start + self.micro_rows]
+        widths = [self.model.tokenizer.padded_length(len(self.ids[r])) for r in batch]
+        for part in micro_slices(widths, self.micro_rows, self.token_budget):
+            rows = batch[part]
             input_ids, mask = self.model.tokenizer.batch([self.ids[r] for r in rows])
             input_ids = input_ids.to(self.device, non_blocking=True)
             mask = mask.to(self.device, non_blocking=True)

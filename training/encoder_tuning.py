@@ -24,9 +24,12 @@ def n_top(cfg, model) -> int:
     return min(cfg.top_layers, int(model.encoder.config.num_hidden_layers))
 
 
-def _time_left(run) -> float:
-    """What is left of the run's time budget, at least a minute."""
-    return max(60.0, run.cfg.time_budget_s - (time.monotonic() - run.started))
+def _time_left(run, plan, mode: str) -> float:
+    """What fine-tuning may spend of the run's time budget, at least a minute: what is left,
+    less the plan's estimate of what follows the last epoch (test scores, decision check)."""
+    after = (plan.detail.get("mode_seconds", {}).get(mode, {}).get("after", 0.0)
+             if plan is not None else 0.0)
+    return max(60.0, run.cfg.time_budget_s - (time.monotonic() - run.started) - after)
 
 
 def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val_auc,
@@ -37,7 +40,8 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
 
     cfg = run.cfg
     epochs = cfg.epochs or plan.epochs or 3
-    budget = _time_left(run) if cfg.mode == "auto" else None  # a set mode runs its epochs
+    # a set mode runs all its epochs
+    budget = _time_left(run, plan, mode) if cfg.mode == "auto" else None
     train_rows, val_rows = local["train"], local["val"]
     if cfg.finetune_max_rows and train_rows.size > cfg.finetune_max_rows:
         rng = np.random.default_rng(cfg.seed)
@@ -134,7 +138,7 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
 
     cfg = run.cfg
     labels = run.sessions.labels[run.labelled]
-    budget = _time_left(run)
+    budget = _time_left(run, plan, "top")
     started = time.monotonic()
     layers = n_top(cfg, model)
     out = finetune_top(model, ids, labels, local["train"], local["val"], local["test"],

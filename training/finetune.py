@@ -47,6 +47,11 @@ def _wrap_lora(encoder, seed: int):
     return get_peft_model(encoder, config)
 
 
+def choosing_precision(device: str) -> str:
+    """The precision epochs are chosen at: bf16 autocast on a GPU (quick), fp32 on a CPU."""
+    return "bf16" if str(device).startswith("cuda") else "fp32"
+
+
 def predict(model, texts: list[str], ids: list[list[int]], device: str,
             precision: str | None = None) -> np.ndarray:
     """Probabilities of the current (possibly training) model on `device`, in input order.
@@ -56,14 +61,22 @@ def predict(model, texts: list[str], ids: list[list[int]], device: str,
     from udf.encode import iter_pooled
 
     model.to(device).eval()
-    if precision is None:
-        precision = "bf16" if str(device).startswith("cuda") else "fp32"
+    precision = precision or choosing_precision(device)
     out = np.zeros(len(ids), dtype=np.float64)
     for rows, pooled, _ in iter_pooled(model, ids, device, precision):
         lexical = model.lexical_inputs([texts[r] for r in rows], device=device)
         with torch.inference_mode():
             out[rows] = model.probability(pooled.float(), lexical).float().cpu().numpy()
     return out
+
+
+def over_budget(started: float, epochs_done: int, time_budget_s: float | None) -> bool:
+    """Whether one more epoch, as long as the mean of those done, would end past
+    `time_budget_s` seconds after `started` (time.monotonic())."""
+    if time_budget_s is None:
+        return False
+    elapsed = time.monotonic() - started
+    return elapsed + elapsed / max(epochs_done, 1) > time_budget_s
 
 
 def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
@@ -113,8 +126,8 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     val_ids = [ids[r] for r in val_rows]
     val_texts = [texts[r] for r in val_rows]
     y_val = labels[val_rows]
-    choice = EpochChoice(mode, validation_key(y_val, predict(model, val_texts, val_ids, device)),
-                         log)
+    best_val = predict(model, val_texts, val_ids, device)
+    choice = EpochChoice(mode, validation_key(y_val, best_val), log)
     best_state = copy.deepcopy(model.state_dict())
     step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows, train_lexical)
     if batch_size != BATCH_SIZE or micro_rows != batch_size:
@@ -133,15 +146,18 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-        if choice.offer(epoch, validation_key(y_val, predict(model, val_texts, val_ids,
-                                                             device))):
-            best_state = copy.deepcopy(model.state_dict())
-        if time_budget_s is not None and time.monotonic() - started > time_budget_s:
-            log(f"  {mode}: time budget reached after epoch {epoch}")
+        scores = predict(model, val_texts, val_ids, device)
+        if choice.offer(epoch, validation_key(y_val, scores)):
+            best_state, best_val = copy.deepcopy(model.state_dict()), scores
+        if epoch < epochs and over_budget(started, epoch, time_budget_s):
+            log(f"  {mode}: stopping after epoch {epoch}: another would overrun the "
+                f"{time_budget_s:.0f}s left of the time budget")
             break
     model.load_state_dict(best_state)
     if mode == "lora":
         model.encoder = model.encoder.merge_and_unload()
-    val_scores = predict(model, val_texts, val_ids, device, "fp32")
+    # the threshold's scores are fp32: on a CPU they are the ones the epoch was chosen by
+    val_scores = best_val if choosing_precision(device) == "fp32" else predict(
+        model, val_texts, val_ids, device, "fp32")
     model.to("cpu").eval()
     return model, choice.best.pr_auc, val_scores, choice.history, choice.best_epoch

@@ -215,6 +215,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
 
     from training.batch_steps import lexical_tensor
     from training.epoch_choice import EpochChoice, validation_key
+    from training.finetune import over_budget
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -289,8 +290,9 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
         else:
             log(f"  top: no improvement in epoch {epoch}; stopping early")
             break
-        if time_budget_s is not None and time.monotonic() - train_started > time_budget_s:
-            log(f"  top: time budget reached after epoch {epoch}")
+        if epoch < epochs and over_budget(train_started, epoch, time_budget_s):
+            log(f"  top: stopping after epoch {epoch}: another would overrun the "
+                f"{time_budget_s:.0f}s left of the time budget")
             break
     seconds["epochs"] = round(time.monotonic() - train_started, 2)
     top.load_state_dict(best["top"])

@@ -222,7 +222,8 @@ class Run:
         return fit
 
     def _choose_mode(self, model, ids, local):
-        from training.auto import Plan, plan_mode, probe_cost, work
+        from training.auto import Plan, plan_mode, work
+        from training.probe import probe_cost
 
         mode = self.cfg.mode
         if mode != "auto":
@@ -231,7 +232,7 @@ class Run:
             return mode, plan
         labels = self.sessions.labels[self.labelled]
         counts = work(model, ids, labels, local, encoder_tuning.n_top(self.cfg, model),
-                      self.cfg.train_length)
+                      self.cfg.train_length, self.device, self.cfg.seed)
         speed = models_dir(self.cfg) / ".speed.json"
         cost, source = probe_cost(model, self.device, speed)
         train_cost, _ = probe_cost(model, self.device, speed, step="train")

@@ -1,15 +1,11 @@
 """Mode top: the top layers over cached lower-layer states are the encoder itself; a run on
-the tiny BERT ships only what beat the frozen head; auto's plan is a count, not a timing."""
+the tiny BERT ships only what beat the frozen head."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pytest
 
 from tests.helpers.training_data import make_training_table
-from training.auto import plan_mode, probe_cost, work
 from training.config import TrainConfig
 from training.trainer import train
 
@@ -121,67 +117,3 @@ def _split_texts(db, meta):
     return [sessions.texts[i] for i in split.val]
 
 
-def test_auto_plan_is_a_count_priced_by_one_cached_probe(tmp_path, tiny_bert):
-    import torch
-
-    model = _model(tiny_bert)
-    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
-    cache = tmp_path / ".speed.json"
-    first, source = probe_cost(model, "cpu", cache)
-    assert first > 0 and cache.exists()
-    again, again_source = probe_cost(model, "cpu", cache)
-    assert (again, again_source) == (first, source)  # measured once per machine
-    assert list(json.loads(cache.read_text()).values())[0]["s_per_layer_token"] == first
-    train_cost, _ = probe_cost(model, "cpu", cache, step="train")
-    assert train_cost > first  # a training step costs more than a forward pass
-    assert len(json.loads(cache.read_text())) == 2
-    assert probe_cost(model, "cpu", cache, step="train")[0] == train_cost
-    after = model.encoder.state_dict()  # the training probe steps a copy, not the model
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    assert not model.encoder.training
-    ids = [[5] * (10 + i % 50) for i in range(1000)]
-    labels = np.array([i % 12 == 0 for i in range(1000)], dtype=int)
-    local = {"train": np.arange(700), "val": np.arange(700, 850), "test": np.arange(850, 1000)}
-    counts = work(model, ids, labels, local, 1, 32)
-    plans = [plan_mode(counts, first, train_cost, budget, "cpu", source, 700,
-                       head_search_s=1.0) for budget in (1e9, 1e9)]
-    assert plans[0] == plans[1] and plans[0].mode == "full"
-    head_only = counts["encode"] * first + 1.0
-    top_cost = head_only + (counts["top_cache"] + counts["top_epoch_val"]
-                            + counts["top_test"]) * first + counts["top_epoch_train"] * train_cost
-    full_one = head_only + (counts["full_epoch_val"] + counts["full_test"]) * first \
-        + counts["full_epoch_train"] * train_cost
-    assert top_cost < full_one
-    budget = (top_cost + full_one) / 2  # top fits for one epoch, full does not
-    plan = plan_mode(counts, first, train_cost, budget, "cpu", source, 700, head_search_s=1.0)
-    assert plan.mode == "top" and plan.epochs >= 1 and plan.detail["fits"]["top"]
-    assert plan.detail["fits"]["top"]["estimate_s"] <= budget
-    assert plan_mode(counts, first, train_cost, head_only, "cpu", source, 700,
-                     head_search_s=1.0).mode == "head"
-    # training steps are priced at the training probe: one full epoch at the forward price
-    # fits this budget, at the training price it does not
-    forward_priced = (head_only + (counts["full_epoch_val"] + counts["full_test"]
-                                   + counts["full_epoch_train"]) * first) * (1 + 1e-9)
-    assert plan_mode(counts, first, first, forward_priced, "cpu", source, 700,
-                     head_search_s=1.0).mode == "full"
-    assert "full" not in plan_mode(counts, first, train_cost, forward_priced, "cpu", source,
-                                   700, head_search_s=1.0).detail["fits"]
-    with pytest.raises(ValueError, match="forward' or 'train"):
-        probe_cost(model, "cpu", cache, step="backward")
-
-
-def test_auto_records_its_estimate_and_decision(tmp_path, tiny_bert):
-    from udf.artifact import read_meta
-
-    db = make_training_table(tmp_path / "w.duckdb", users=70)
-    cfg = dict(db_path=db, base_model=str(tiny_bert), mode="auto", progress=False,
-               compare_peers=False, epochs=1, time_budget_s=1.0)
-    result = train(TrainConfig(**cfg), log=quiet)
-    plan = read_meta(result.path)["plan_estimate"]
-    assert plan["chosen_by"] == "auto" and plan["mode"] == "head"  # nothing fits 1 s
-    assert {"head", "top", "full"} <= set(plan["estimates_s"])
-    assert plan["s_per_layer_token"] > 0 and plan["layer_tokens"]["encode"] > 0
-    again = train(TrainConfig(**cfg), log=quiet)
-    assert read_meta(again.path)["plan_estimate"] == plan  # same table, same plan
-    if result.mode != "head":
-        pytest.fail("auto trained a mode whose estimate did not fit")
