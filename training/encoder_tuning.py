@@ -24,6 +24,11 @@ def n_top(cfg, model) -> int:
     return min(cfg.top_layers, int(model.encoder.config.num_hidden_layers))
 
 
+def val_users(run, local) -> np.ndarray:
+    """The user of each validation row: the epoch rule resamples users."""
+    return run.sessions.groups[run.labelled][local["val"]]
+
+
 def _time_left(run, plan, mode: str) -> float:
     """What fine-tuning may spend of the run's time budget, at least a minute: what is left,
     less the plan's estimate of what follows the last epoch (test scores, decision check)."""
@@ -54,7 +59,8 @@ def tune_encoder(run, model, mode, ids, local, data, best, plan, val_scores, val
         model, run.texts(range(len(ids))), ids, labels, train_rows, val_rows, mode,
         run.device, epochs, best.params.imbalance, cfg.seed, time_budget_s=budget,
         log=run.log, progress=cfg.progress,
-        train_lexical=lexical_logits(model, local, data, names=("train",)))
+        train_lexical=lexical_logits(model, local, data, names=("train",)),
+        val_groups=val_users(run, local))
     run.timings["finetune"] = round(time.monotonic() - started, 2)
     run.timings["finetune_rows"] = int(train_rows.size) * len(ft_history[1:])
     history["finetune"] = ft_history
@@ -145,7 +151,8 @@ def tune_top(run, model, ids, local, data, best, plan, eval_cache, val_scores, v
                        eval_cache, out_of_fold_logits(model.head, data["train"]),
                        lexical_logits(model, local, data), layers,
                        cfg.epochs or plan.epochs or 3, best.params.imbalance, cfg.seed,
-                       run.device, cfg.train_length, log=run.log, time_budget_s=budget)
+                       run.device, cfg.train_length, log=run.log, time_budget_s=budget,
+                       val_groups=val_users(run, local))
     run.timings["finetune"] = round(time.monotonic() - started, 2)
     run.timings.update({f"finetune_{k}": v for k, v in out.seconds.items()})
     run.timings["finetune_rows"] = out.sample_rows

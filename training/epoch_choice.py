@@ -9,8 +9,10 @@ decides: it reads every row's probability, not only their order, so it separates
 that a small split's PR-AUC cannot (row e of the quality benchmark validates on 92 sessions,
 31 of them anomalous, where fine-tuned epochs and the head differ by 0.0003-0.004).
 
-The bootstrap is over sessions, not users (the fine-tuning loops do not see user ids), and
-seeded, so a run's choice is reproducible.
+The bootstrap resamples users when the key has them (a user's sessions are alike, so
+resampling sessions alone would make the interval too narrow: the quality benchmark's
+intervals are over test users for the same reason), otherwise sessions; it is seeded, so a
+run's choice is reproducible.
 """
 
 from __future__ import annotations
@@ -33,29 +35,50 @@ class ValidationKey:
     log_loss: float
     labels: np.ndarray = field(repr=False)
     probabilities: np.ndarray = field(repr=False)
+    groups: np.ndarray | None = field(default=None, repr=False)  # user of each row
 
 
-def validation_key(labels, probabilities) -> ValidationKey:
-    """The PR-AUC and balanced log loss of one candidate's validation probabilities."""
+def validation_key(labels, probabilities, groups=None) -> ValidationKey:
+    """The PR-AUC and balanced log loss of one candidate's validation probabilities;
+    `groups` (the user of each row) makes the bootstrap resample users."""
     from sklearn.metrics import average_precision_score
 
     from training.metrics import balanced_log_loss
 
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64)
+    if groups is not None:
+        groups = np.unique(np.asarray(groups), return_inverse=True)[1]
+        if groups.size != labels.size:
+            raise ValueError(f"validation_key: {groups.size} groups for {labels.size} rows")
     return ValidationKey(float(average_precision_score(labels, probabilities)),
-                         balanced_log_loss(labels, probabilities), labels, probabilities)
+                         balanced_log_loss(labels, probabilities), labels, probabilities,
+                         groups)
+
+
+def _replicates(groups: np.ndarray | None, n: int):
+    """Row indices of each bootstrap replicate: every row of users drawn with replacement,
+    or (without users) rows drawn with replacement."""
+    rng = np.random.default_rng(SEED)
+    if groups is None:
+        for _ in range(REPLICATES):
+            yield rng.integers(0, n, n)
+        return
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(groups.max() + 2))
+    rows_of = [order[bounds[g]:bounds[g + 1]] for g in range(groups.max() + 1)]
+    for _ in range(REPLICATES):
+        yield np.concatenate([rows_of[g] for g in rng.integers(0, len(rows_of), len(rows_of))])
 
 
 def pr_auc_difference(new: ValidationKey, old: ValidationKey) -> tuple[float, float]:
-    """Paired bootstrap interval (LEVEL) of new minus old PR-AUC over validation sessions."""
+    """Paired bootstrap interval (LEVEL) of new minus old PR-AUC over validation users (or
+    sessions, when the keys have no users)."""
     from sklearn.metrics import average_precision_score
 
     labels = new.labels
-    rng = np.random.default_rng(SEED)
     diffs = []
-    for _ in range(REPLICATES):
-        idx = rng.integers(0, labels.size, labels.size)
+    for idx in _replicates(new.groups, labels.size):
         y = labels[idx]
         if y.min() == y.max():
             continue
@@ -80,7 +103,10 @@ class Verdict:
 
 def compare(new: ValidationKey, old: ValidationKey) -> Verdict:
     """The module's rule: a clear PR-AUC difference decides, otherwise the lower log loss."""
-    if not np.array_equal(new.labels, old.labels):
+    same_groups = (new.groups is None and old.groups is None) or (
+        new.groups is not None and old.groups is not None
+        and np.array_equal(new.groups, old.groups))
+    if not np.array_equal(new.labels, old.labels) or not same_groups:
         raise ValueError("compare: the two candidates were scored on different validation rows")
     lo, hi = pr_auc_difference(new, old)
     if lo > AUC_TIE or hi < -AUC_TIE:

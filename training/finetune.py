@@ -82,13 +82,16 @@ def over_budget(started: float, epochs_done: int, time_budget_s: float | None) -
 def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
              train_rows: np.ndarray, val_rows: np.ndarray, mode: str, device: str,
              epochs: int, imbalance: str, seed: int, time_budget_s: float | None = None,
-             log=print, progress=True, train_lexical: dict | None = None):
+             log=print, progress=True, train_lexical: dict | None = None,
+             val_groups: np.ndarray | None = None):
     """Fine-tune `model` in place; returns (model, best val PR-AUC, val scores, history,
     best epoch).
 
-    `train_lexical` (row -> logit) replaces the lexical term's logit on training rows: the
-    out-of-fold one (training.encoder_tuning.lexical_logits), so the encoder learns from the
-    rows the n-gram model gets wrong, as the head did.
+    `val_groups` (the user of each validation row) makes the epoch rule's bootstrap resample
+    users (training.epoch_choice). `train_lexical` (row -> logit) replaces the lexical
+    term's logit on training rows: the out-of-fold one (training.encoder_tuning.
+    lexical_logits), so the encoder learns from the rows the n-gram model gets wrong, as the
+    head did.
 
     The model comes back in its best epoch's state; epoch 0 is the head alone, so when no
     fine-tuning epoch beats it the weights are the head mode's and the best epoch is 0."""
@@ -127,7 +130,7 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
     val_texts = [texts[r] for r in val_rows]
     y_val = labels[val_rows]
     best_val = predict(model, val_texts, val_ids, device)
-    choice = EpochChoice(mode, validation_key(y_val, best_val), log)
+    choice = EpochChoice(mode, validation_key(y_val, best_val, val_groups), log)
     best_state = copy.deepcopy(model.state_dict())
     step = AccumulatingStep(model, texts, ids, y, loss_fn, device, micro_rows, train_lexical)
     if batch_size != BATCH_SIZE or micro_rows != batch_size:
@@ -147,7 +150,7 @@ def finetune(model, texts: list[str], ids: list[list[int]], labels: np.ndarray,
             optimizer.step()
             scheduler.step()
         scores = predict(model, val_texts, val_ids, device)
-        if choice.offer(epoch, validation_key(y_val, scores)):
+        if choice.offer(epoch, validation_key(y_val, scores, val_groups)):
             best_state, best_val = copy.deepcopy(model.state_dict()), scores
         if epoch < epochs and over_budget(started, epoch, time_budget_s):
             log(f"  {mode}: stopping after epoch {epoch}: another would overrun the "

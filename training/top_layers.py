@@ -208,9 +208,10 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
                  eval_cache: StateCache, frozen_train_scores: np.ndarray,
                  lexical_logit: dict | None, n_top: int, epochs: int, imbalance: str,
                  seed: int, device, train_length: int = TRAIN_LENGTH, log=print,
-                 time_budget_s: float | None = None) -> TopResult:
+                 time_budget_s: float | None = None, val_groups=None) -> TopResult:
     """Train the top `n_top` layers and the head's MLP; `model` comes back in its best
-    state (the frozen head's when no epoch beats it). Rows index `ids` and `labels`."""
+    state (the frozen head's when no epoch beats it). Rows index `ids` and `labels`;
+    `val_groups` are the users of `val_rows`, for the epoch rule's bootstrap."""
     import torch
 
     from training.batch_steps import lexical_tensor
@@ -257,7 +258,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
 
     y_val = labels[val_rows]
     val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-    choice = EpochChoice("top", validation_key(y_val, val_scores), log,
+    choice = EpochChoice("top", validation_key(y_val, val_scores, val_groups), log,
                          head_name="frozen encoder, the head")
     best, best_scores = state(), val_scores
     widths = np.array([train_cache.widths[int(r)] for r in sample])
@@ -285,7 +286,7 @@ def finetune_top(model, ids, labels: np.ndarray, train_rows, val_rows, test_rows
             optimizer.step()
             scheduler.step()
         val_scores = _scores(model, eval_cache, val_rows, lexical_logit, n_lower, device)
-        if choice.offer(epoch, validation_key(y_val, val_scores)):
+        if choice.offer(epoch, validation_key(y_val, val_scores, val_groups)):
             best, best_scores = state(), val_scores
         else:
             log(f"  top: no improvement in epoch {epoch}; stopping early")

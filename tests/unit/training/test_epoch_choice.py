@@ -97,3 +97,26 @@ def test_an_epoch_must_also_beat_the_head():
     assert choice.offer(1, epoch1)
     assert not choice.offer(2, epoch2)
     assert choice.best_epoch == 1 and choice.history[2]["decided_by"] == "against the head"
+
+
+def test_the_bootstrap_resamples_users_when_it_has_them():
+    """Five alike sessions per user: resampling sessions would count each user's evidence
+    five times over; resampling users does not, so its interval is wider."""
+    from training.epoch_choice import _replicates
+
+    rng = np.random.default_rng(3)
+    users = np.repeat(np.arange(40), 5)
+    labels = np.repeat((np.arange(40) % 4 == 0).astype(int), 5)
+    signal = np.repeat(rng.normal(size=40), 5)
+    a = 1 / (1 + np.exp(-(1.5 * labels + signal)))
+    b = 1 / (1 + np.exp(-(1.2 * labels + signal + np.repeat(rng.normal(size=40), 5))))
+    by_session = compare(validation_key(labels, a), validation_key(labels, b)).interval
+    by_user = compare(validation_key(labels, a, users), validation_key(labels, b, users)).interval
+    assert by_user[1] - by_user[0] > 1.3 * (by_session[1] - by_session[0])
+    for idx in list(_replicates(np.unique(users, return_inverse=True)[1], users.size))[:5]:
+        drawn = users[idx]
+        assert all((drawn == u).sum() % 5 == 0 for u in np.unique(drawn))  # whole users
+    with pytest.raises(ValueError, match="groups for"):
+        validation_key(labels, a, users[:-1])
+    with pytest.raises(ValueError, match="different validation rows"):
+        compare(validation_key(labels, a, users), validation_key(labels, b))
