@@ -12,7 +12,9 @@ prices them with the per-layer-token costs of a forward pass and of a training s
 training.probe measures once per machine. Each mode's estimate covers the whole run: the
 frozen pass and head search, every validation pass (the head's epoch 0 included), the test
 scores and the tail after training (the decision check scores its validation sample about
-TAIL_PASSES times). The same table and machine give the same plan; the estimate and the
+TAIL_PASSES times). The probe itself is not counted: it runs once per machine (about
+30 s on two cores) and counting it would make the first run plan otherwise than the
+next. The same table and machine give the same plan; the estimate and the
 decision are recorded in duckbert.json (`plan_estimate`). The run itself is bounded by the
 wall-clock budget: fine-tuning does not start an epoch that its last one says would overrun.
 """
