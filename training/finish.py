@@ -47,6 +47,7 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
                labelled=True) -> TrainResult:
     """Calibrate, evaluate, run the optional steps, save and record `model` of `run`."""
     from training.baselines import score_baselines
+    from training.bootstrap import RIVALS, lead_over_best_peer
     from training.peers import compare_peers
     from training.precision import decision_check, device_checks
     from training.record import record_model
@@ -67,14 +68,19 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
     else:
         threshold, policy = choose_threshold(cfg, None, val_scores)
         validation, test = {}, {}
-    peers = {}
+    peers, lead = {}, {}
     if labelled and cfg.compare_peers and run.split.test.size:
         def fit_peers():
+            peer_scores = {}
             with single_thread():
-                return compare_peers(sessions, run.split, run.aggregates, cfg.seed,
-                                     log=run.log)
+                found = compare_peers(sessions, run.split, run.aggregates, cfg.seed,
+                                      log=run.log, test_scores_out=peer_scores)
+            test_rows = run.split.test
+            return found, lead_over_best_peer(
+                sessions.labels[test_rows], sessions.groups[test_rows], test_scores,
+                {k: v for k, v in peer_scores.items() if k in RIVALS}, cfg.seed)
 
-        peers = optional.run(PEERS, fit_peers, {})
+        peers, lead = optional.run(PEERS, fit_peers, ({}, {}))
     version = new_version()
     directory = models_dir(cfg)
     remove_stale_temp(directory / cfg.name)
@@ -83,7 +89,8 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         "name": cfg.name, "version": version, "base_model": run.base_name,
         "training_mode": mode, "text_format": run.text_format(),
         "threshold": float(threshold), "threshold_policy": policy,
-        "metrics": {"test": test, "validation": validation, "peers": peers},
+        "metrics": {"test": test, "validation": validation, "peers": peers,
+                    "peer_lead": lead},
         "served": run.served_block(model, mode), "evaluation": run.evaluation,
         "head_params": run.head_params, "lexical_params": run.lexical_params,
         "history": run.history,
@@ -130,4 +137,4 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
                        "the current model stays current",
                        timings={**run.timings, "total": round(seconds, 2)},
                        skipped=optional.skipped, served=meta["served"]["description"],
-                       evaluation=run.evaluation["note"])
+                       evaluation=run.evaluation["note"], peer_lead=lead)

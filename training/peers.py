@@ -196,9 +196,10 @@ def impute(x_fit: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 
 
 def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
-                  log=print) -> dict:
+                  log=print, test_scores_out: dict | None = None) -> dict:
     """The classic detectors on the same split as the model, each with its own max-F1
-    threshold on validation; test metrics per peer (`aggregates` from read_aggregates).
+    threshold on validation; test metrics per peer (`aggregates` from read_aggregates), and
+    each peer's test scores in `test_scores_out` when given.
 
     Aggregate columns that are all NULL or constant on the training rows are dropped (and
     named in the result); with none left, the aggregate peers are reported as skipped."""
@@ -215,6 +216,8 @@ def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
             labels[split.test], test_scores, threshold,
             families[split.test] if families is not None else None, curve=False)
         out[name] = {**metrics, **extra}
+        if test_scores_out is not None:
+            test_scores_out[name] = np.asarray(test_scores, dtype=np.float64)
 
     def texts(rows):
         return [sessions.texts[r] for r in rows]

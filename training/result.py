@@ -32,3 +32,6 @@ class TrainResult:
     """What is served, in words: encoder frozen or fine-tuned, head, lexical term on/off."""
     evaluation: str = ""
     """How the model was selected and evaluated (a held-out split, or cross-validation)."""
+    peer_lead: dict = field(default_factory=dict)
+    """Test PR-AUC minus the best peer's, paired interval over test users, verdict
+    (training.bootstrap.lead_over_best_peer); {} without peers or a test split."""

@@ -54,8 +54,18 @@ def train_summary(result) -> str:
             for name, v in result.peers.items())
         lines.append(f"  peers on the same split (test PR-AUC): duckbert {_fmt(ours)} vs "
                      f"{peer_text}")
+    if result.peer_lead:
+        lines.append("  " + lead_line(result.peer_lead))
     lines.append(f"  artifact: {result.path}")
     lines.append("  current model: " + ("yes" if result.kept else f"no — {result.note}"))
     for skipped in result.skipped:
         lines.append(f"  skipped step: {skipped['step']} — {skipped['cause']}")
     return "\n".join(lines)
+
+
+def lead_line(lead: dict) -> str:
+    """duckbert minus the best peer on test, its interval over test users, in words."""
+    ci = lead.get("diff_ci")
+    span = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+    return (f"duckbert - best peer ({lead['best_peer']}): {lead['diff']:+.3f}{span} "
+            f"(95% over {lead['test_users']} test users) — {lead['verdict']}")

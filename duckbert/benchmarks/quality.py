@@ -15,7 +15,7 @@ Rows (each on its own test users, every contender on the same split):
 Contenders: duckbert as `duckbert train` ships it (mode auto), the seed document's recipe,
 optional other modes, TF-IDF + logistic regression on the same session text and gradient
 boosting on the session aggregates. PR-AUC with a 95% bootstrap interval over test users,
-and the paired interval of duckbert minus the best peer (duckbert/benchmarks/quality_stats.py).
+and the paired interval of duckbert minus the best peer (training.bootstrap.py).
 
 Models trained on the same warehouse share one embedding store, and `--work-dir` with
 `reuse` keeps warehouses and stores between runs, so a rerun encodes nothing it has seen.
@@ -233,7 +233,7 @@ def run_quality(run: QualityRun, log=print) -> dict:
 
 
 def _summarize_row(run, frame, label, title, trained, test_key) -> dict:
-    from duckbert.benchmarks.quality_stats import (
+    from training.bootstrap import (
         paired_difference,
         pr_auc_with_interval,
         public,

@@ -68,12 +68,15 @@ def test_training_succeeds_with_peers_and_registers_a_current_model(trained):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "peers on the same split" in output
+    assert "duckbert - best peer (" in output  # the lead, with its interval over test users
     rows = query(db, "select version, path, metrics from duckbert_models where is_current")
     assert len(rows) == 1
     version, path, metrics = rows[0]
     peers = json.loads(metrics)["peers"]
     assert set(peers) == {"tfidf_logreg", "gbm_aggregates", "isolation_forest_aggregates"}
     assert peers["gbm_aggregates"]["pr_auc"] is not None
+    lead = json.loads(metrics)["peer_lead"]
+    assert lead["best_peer"] in ("tfidf_logreg", "gbm_aggregates") and lead["verdict"]
     if blank == "price":  # the all-NULL and the now-constant columns were left out, by name
         dropped = peers["gbm_aggregates"]["dropped_features"]
         assert {dropped[c] for c in ("price_min", "price_max", "price_mean")} == {"all NULL"}

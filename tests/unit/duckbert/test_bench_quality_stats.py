@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sklearn.metrics import average_precision_score
 
 from duckbert.benchmarks.quality_data import Frame, assign, labelled_users
-from duckbert.benchmarks.quality_stats import (
+from training.bootstrap import (
     average_precision,
     paired_difference,
     pr_auc_with_interval,

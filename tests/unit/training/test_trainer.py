@@ -66,7 +66,15 @@ def test_head_training_writes_an_artifact_the_udf_scores_identically(warehouse, 
     assert set(result.peers) == {"tfidf_logreg", "gbm_aggregates", "isolation_forest_aggregates"}
     for peer in result.peers.values():  # each peer: full metrics at its own val threshold
         assert {"pr_auc", "roc_auc", "f1", "per_family"} <= set(peer)
+    lead = result.peer_lead  # the model against the better supervised peer, on the same users
+    best = max(("tfidf_logreg", "gbm_aggregates"), key=lambda p: result.peers[p]["pr_auc"])
+    assert lead["best_peer"] == best
+    assert lead["pr_auc"] == pytest.approx(result.test["pr_auc"], abs=1e-4)
+    assert lead["diff"] == pytest.approx(lead["pr_auc"] - result.peers[best]["pr_auc"], abs=2e-4)
+    assert lead["diff_ci"][0] <= lead["diff"] <= lead["diff_ci"][1]
+    assert lead["replicates"] == 1000 and lead["test_users"] > 1
     meta = read_meta(result.path)
+    assert meta["metrics"]["peer_lead"] == lead
     assert meta["threshold"] == pytest.approx(result.threshold)
     assert meta["metrics"]["test"]["confusion_matrix"]
     assert meta["text_format"] == "st1"

@@ -1,5 +1,9 @@
 """PR-AUC with a 95% bootstrap interval over test users, and paired differences.
 
+Used by `duckbert train` (the model against its peers on the run's own test split, so that
+any labelled warehouse says whether BERT earns its place there) and by `duckbert bench
+quality` (every row's contenders).
+
 Sessions of one user are not independent (a bot's sessions look alike), so the bootstrap
 resamples users, not sessions: each replicate draws as many users as the test set has, with
 replacement, and weights every session by how often its user was drawn. All models of a row
@@ -88,3 +92,28 @@ def verdict(diff: dict) -> str:
 def public(metrics: dict) -> dict:
     """The metrics without the bootstrap replicates (for JSON and tables)."""
     return {k: v for k, v in metrics.items() if not k.startswith("_")}
+
+
+REPLICATES = 1000  # bootstrap replicates of the training run's comparison with its peers
+RIVALS = ("tfidf_logreg", "gbm_aggregates")  # the supervised peers the model must beat
+
+
+def lead_over_best_peer(labels, users, scores, peer_scores: dict, seed: int,
+                        replicates: int = REPLICATES) -> dict:
+    """The model's test PR-AUC minus the best peer's, with the paired interval over test
+    users and its verdict; {} when no peer has scores or the test split has no anomaly.
+
+    The best peer is the one with the highest test PR-AUC of `peer_scores` ({name: test
+    scores}, aligned with `labels`), as in the quality benchmark."""
+    labels = np.asarray(labels, dtype=np.float64)
+    if not peer_scores or labels.sum() <= 0 or labels.sum() >= labels.size:
+        return {}
+    weights = user_weights(users, replicates, seed)
+    ours = pr_auc_with_interval(labels, scores, weights)
+    rivals = {name: pr_auc_with_interval(labels, s, weights) for name, s in peer_scores.items()}
+    best = max(rivals, key=lambda name: rivals[name]["pr_auc"])
+    diff = paired_difference(ours, rivals[best])
+    return {"best_peer": best, "pr_auc": ours["pr_auc"], "ci": ours["ci"],
+            "best_peer_pr_auc": rivals[best]["pr_auc"], "best_peer_ci": rivals[best]["ci"],
+            "diff": diff["diff"], "diff_ci": diff["ci"], "verdict": verdict(diff),
+            "replicates": int(replicates), "test_users": len(set(map(str, users)))}
