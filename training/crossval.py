@@ -1,7 +1,8 @@
 """Few labels: choose and calibrate the head by cross-validation grouped by user.
 
-When the labels are too few for a train / validation / test split (each part needs
-`min_rows_per_split` rows of each class), training does not refuse: the labelled users are
+When the labels are too few for a train / validation / test split (a fresh run needs
+`min_anomalies_for_split` anomalous labels in all, and each part `min_rows_per_split` rows of
+each class), training does not refuse: the labelled users are
 dealt into k folds (k = 5, or fewer when fewer users have an anomaly), every candidate head
 (and the lexical term's C) is scored on each fold by a model fitted on the other folds, and
 the out-of-fold scores choose the candidate and the threshold. The model that ships is then

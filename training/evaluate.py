@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.labelled import check_labels, open_warehouse, read_sessions
+from training.labelled import TrainingDataError, check_labels, open_warehouse, read_sessions
 from training.metrics import evaluate_scores
 
 
@@ -27,10 +27,17 @@ def evaluate_model(cfg, model: str, split: str | None = None) -> dict:
     scorer = get_scorer(binding.default_dir(), device=cfg.device)
     rows = sessions.labelled
     if split is not None:
-        from training.splits import make_split
+        from training.splits import CROSS_VALIDATION, make_split
 
+        record = scorer.meta.get("split") or {}
+        if record.get("method") == CROSS_VALIDATION:
+            raise TrainingDataError(
+                f"{scorer.meta['name']}@{scorer.version} was chosen by cross-validation and "
+                f"refitted on every labelled row: it has no {split} split of its own. Its "
+                "out-of-fold metrics are in its model card; evaluate it with --split all on a "
+                "table of labels it did not train on")
         cfg.seed = int(scorer.meta.get("config", {}).get("seed", cfg.seed))
-        pinned = (scorer.meta.get("split") or {}).get("moved")
+        pinned = record.get("moved")
         rows = getattr(make_split(sessions, cfg, pinned=pinned), split)
     scores = np.array(scorer.score([sessions.texts[r] for r in rows]), dtype=np.float64)
     families = sessions.families[rows] if sessions.families is not None else None

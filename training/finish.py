@@ -97,7 +97,8 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
         "training_table": cfg.table, "training_fingerprint": sessions.fingerprint,
         "n_train": int(run.split.train.size) if labelled else len(sessions),
         "split_sizes": run.split.sizes() if labelled else {},
-        "split": split_record(run.split, sessions, cfg) if labelled else {},
+        "split": split_record(run.split, sessions, cfg, cross_validated=run.evaluation.get(
+            "method") == "cross-validation") if labelled else {},
         "plan": plan, "plan_estimate": getattr(run, "plan_record", {}),
         "config": cfg.to_dict(),
         "skipped_steps": optional.skipped,

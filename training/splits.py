@@ -23,6 +23,7 @@ import numpy as np
 from training.labelled import TrainingDataError
 
 NAMES = ("train", "val", "test")
+CROSS_VALIDATION = "cross_validation"  # split record of a model refitted on every label
 
 
 class TooFewForSplit(TrainingDataError):
@@ -109,9 +110,12 @@ def split_by_time(times: np.ndarray, fractions) -> Split:
     return Split(np.sort(order[:a]), np.sort(order[a:b]), np.sort(order[b:]))
 
 
-def split_record(split: Split, sessions, cfg) -> dict:
+def split_record(split: Split, sessions, cfg, cross_validated: bool = False) -> dict:
     """What a model keeps about its split, so --resume and evaluate can tell which rows it
-    trained on: the method, seed and shares, the guard's moves, the last training time."""
+    trained on: the method, seed and shares, the guard's moves, the last training time. A
+    cross-validated model (training.crossval) was refitted on every labelled row."""
+    if cross_validated:
+        return {"method": CROSS_VALIDATION, "seed": cfg.seed}
     record = {"method": "user_hash" if cfg.split == "user" else "time", "seed": cfg.seed,
               "fractions": list(cfg.split_fractions), "moved": split.moved}
     if cfg.split == "time" and sessions.times is not None and split.train.size:
@@ -133,6 +137,8 @@ def trained_on(sessions, rows: np.ndarray, record: dict | None, cfg,
 
 
 def _in_training_part(sessions, rows, record: dict, cfg) -> np.ndarray:
+    if record.get("method") == CROSS_VALIDATION:
+        return np.ones(rows.size, dtype=bool)
     if record.get("method", "user_hash" if cfg.split == "user" else "time") == "time":
         until = record.get("train_until")
         if until is None or sessions.times is None:
@@ -146,10 +152,18 @@ def _in_training_part(sessions, rows, record: dict, cfg) -> np.ndarray:
                      for g in groups], dtype=bool)
 
 
-def make_split(sessions, cfg, pinned: dict | None = None, frozen=frozenset()) -> Split:
-    """The configured split over labelled rows, checked for enough rows of each class."""
+def make_split(sessions, cfg, pinned: dict | None = None, frozen=frozenset(),
+               fresh: bool = False) -> Split:
+    """The configured split over labelled rows, checked for enough rows of each class;
+    `fresh` (a new model, not --resume or a re-evaluation) also asks for
+    `cfg.min_anomalies_for_split` anomalous labels in all."""
     rows = sessions.labelled
     labels = sessions.labels[rows]
+    anomalous = int((labels == 1).sum())
+    if fresh and anomalous < cfg.min_anomalies_for_split:
+        raise TooFewForSplit(
+            f"only {anomalous} anomalous labels, and a fresh run holds out validation and "
+            f"test splits from {cfg.min_anomalies_for_split} on (--min-anomalies-for-split)")
     if cfg.split == "time":
         local = split_by_time(sessions.times[rows], cfg.split_fractions)
     else:

@@ -89,7 +89,7 @@ class Run:
             return self._unsupervised()
         check_labels(self.sessions.labels, self.cfg.table)
         try:
-            self.split = make_split(self.sessions, self.cfg)
+            self.split = make_split(self.sessions, self.cfg, fresh=not self.cfg.resume)
         except TooFewForSplit as exc:
             if self.cfg.resume:
                 raise

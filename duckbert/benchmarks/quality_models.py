@@ -125,7 +125,7 @@ def _peer_split(frame, table: str, run) -> PeerSplit:
     position = {sid: i for i, sid in enumerate(frame.ids)}
     to_frame = np.array([position[sid] for sid in sessions.ids])
     try:
-        split = make_split(sessions, cfg)
+        split = make_split(sessions, cfg, fresh=True)
         return PeerSplit(to_frame[split.train], to_frame[split.val], "the duckbert run's split")
     except TrainingDataError as exc:
         rows = sessions.labelled

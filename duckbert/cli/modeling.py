@@ -49,6 +49,10 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
                    "one current model, whatever the previous one's name.")
 @click.option("--split", type=click.Choice(["user", "time"]), default="user",
               show_default=True, help="Group splits by user, or train on past, test on future.")
+@click.option("--min-anomalies-for-split", type=click.IntRange(min=0), default=None,
+              help="Hold out validation and test splits only from this many anomalous "
+                   "labels on; fewer: choose and calibrate by cross-validation grouped by "
+                   "user [default: TrainConfig's, 60].")
 @click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Threshold policy: lowest threshold reaching this validation precision.")
 @click.option("--contamination", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -63,7 +67,8 @@ SKIPPED_STEPS_EXIT = 3  # the model is saved and recorded; an optional step was 
 @click.option("--no-peers", is_flag=True, help="Skip the TF-IDF and gradient-boosting peers.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(db_path, table, text_col, label_col, base_model, mode, top_layers, time_budget,
-          epochs, finetune_max_rows, lexical, recipe, name, split, target_precision,
+          epochs, finetune_max_rows, lexical, recipe, name, split, min_anomalies_for_split,
+          target_precision,
           contamination, resume, seed, device, models_dir, no_peers, quiet):
     """Train a model on labelled sessions from the warehouse and make it current.
 
@@ -89,6 +94,8 @@ def train(db_path, table, text_col, label_col, base_model, mode, top_layers, tim
                   label_col=label_col, base_model=base_model, **chosen,
                   top_layers=top_layers, time_budget_s=time_budget * 60, epochs=epochs,
                   finetune_max_rows=finetune_max_rows, name=name, split=split,
+                  **({} if min_anomalies_for_split is None else
+                     {"min_anomalies_for_split": min_anomalies_for_split}),
                   target_precision=target_precision, contamination=contamination,
                   resume=resume, seed=seed, device=device, models_dir=models_dir,
                   compare_peers=not no_peers, progress=not quiet)

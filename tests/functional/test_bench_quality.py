@@ -19,7 +19,8 @@ def test_quality_benchmark_rows_contenders_and_docs(tiny_bert, tmp_path):
     run = QualityRun(users=320, shift_users=60, seed=1, fractions=(0.5, 1.0), bootstrap=30,
                      rows=("a", "b", "c", "d"),
                      base_model=str(tiny_bert), work_dir=str(work),
-                     overrides={"mode": "head", "head_epochs": 3})
+                     overrides={"mode": "head", "head_epochs": 3,
+                                "min_anomalies_for_split": 0})
     results = run_quality(run, log=lambda *_: None)
     rows = {r["row"]: r for r in results["rows"]}
     assert list(rows) == ["a", "b 50%", "b 100%", "c", "d"]

@@ -381,3 +381,9 @@ def test_score_uses_env_model_and_explains_missing_models(tiny_model, tmp_path, 
 def test_score_needs_a_text():
     result = CliRunner().invoke(main, ["score"])
     assert result.exit_code == 2 and "Missing argument" in result.output
+
+
+def test_train_refuses_a_negative_anomaly_floor(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--db", str(tmp_path / "w.duckdb"),
+                                       "--min-anomalies-for-split", "-1"])
+    assert result.exit_code == 2 and "--min-anomalies-for-split" in result.output

@@ -148,7 +148,7 @@ def test_auto_records_its_estimate_and_decision(tmp_path, tiny_bert):
 
     db = make_training_table(tmp_path / "w.duckdb", users=70)
     cfg = dict(db_path=db, base_model=str(tiny_bert), mode="auto", progress=False,
-               compare_peers=False, epochs=1, time_budget_s=1.0)
+               compare_peers=False, epochs=1, time_budget_s=1.0, min_anomalies_for_split=0)
     result = train(TrainConfig(**cfg), log=quiet)
     plan = read_meta(result.path)["plan_estimate"]
     assert plan["chosen_by"] == "auto" and plan["mode"] == "head"  # nothing fits 1 s

@@ -63,6 +63,40 @@ def test_few_labels_train_by_cross_validation_and_say_so(tmp_path, tiny_bert):
     assert 0 <= lo <= hi <= 1
 
 
+def test_under_the_anomaly_floor_a_splittable_table_cross_validates(tmp_path, tiny_bert):
+    """80 users x 2 sessions at 30%: enough for three parts of 5 anomalies each, but under
+    min_anomalies_for_split, so every label fits and selects; the model records that it
+    trained on every labelled row, and `evaluate --split test` says it has no test split."""
+    from training.evaluate import evaluate_model
+    from training.labelled import open_warehouse, read_sessions
+    from training.splits import CROSS_VALIDATION, make_split, trained_on
+    from udf.artifact import read_meta
+
+    db = make_training_table(tmp_path / "floor.duckdb", users=80, sessions_per_user=2,
+                             anomaly_rate=0.3)
+    cfg = config(db, tiny_bert, mode="head")
+    con = open_warehouse(db, read_only=True)
+    sessions = read_sessions(con, cfg)
+    con.close()
+    anomalous = int((sessions.labels == 1).sum())
+    assert 15 <= anomalous < cfg.min_anomalies_for_split
+    make_split(sessions, cfg)  # the old rule alone would split
+    lines = []
+    result = train(cfg, log=lines.append)
+    meta = read_meta(result.path)
+    assert meta["evaluation"]["method"] == "cross-validation" and result.test == {}
+    assert any(f"only {anomalous} anomalous labels" in line and "--min-anomalies-for-split"
+               in line for line in lines)
+    assert meta["split"] == {"method": CROSS_VALIDATION, "seed": 0}
+    rows = sessions.labelled
+    assert trained_on(sessions, rows, meta["split"], cfg).all()
+    with pytest.raises(TrainingDataError, match="no test split of its own"):
+        evaluate_model(config(db, tiny_bert), result.path, "test")
+    assert evaluate_model(config(db, tiny_bert), result.path)["n"] == rows.size
+    held_out = train(config(db, tiny_bert, mode="head", min_anomalies_for_split=0), log=quiet)
+    assert read_meta(held_out.path)["evaluation"]["method"] == "held-out split"
+
+
 def test_a_candidate_replaces_the_default_only_on_evidence():
     from training.crossval import _select, lead_interval
     from training.head_trainer import HeadParams

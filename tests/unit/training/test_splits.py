@@ -89,3 +89,10 @@ def test_rare_anomalies_still_reach_validation_and_test():
         normal = _assignment(split, groups)
         pinned = split_by_user(groups, y, (0.7, 0.15, 0.15), seed=seed, pinned=split.moved)
         assert _assignment(pinned, groups) == normal
+
+
+def test_a_negative_anomaly_floor_is_refused():
+    from training.config import TrainConfig
+
+    with pytest.raises(ValueError, match="min_anomalies_for_split"):
+        TrainConfig(db_path="w.duckdb", min_anomalies_for_split=-1)

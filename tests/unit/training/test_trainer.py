@@ -251,8 +251,8 @@ def test_an_explicit_mode_runs_all_its_epochs_whatever_the_budget(tmp_path, tiny
 
     db = make_training_table(tmp_path / "w.duckdb", users=80, sessions_per_user=2,
                              anomaly_rate=0.3)
-    result = train(config(db, tiny_bert, mode="full", epochs=3, time_budget_s=0.001),
-                   log=quiet)
+    result = train(config(db, tiny_bert, mode="full", epochs=3, time_budget_s=0.001,
+                          min_anomalies_for_split=0), log=quiet)
     history = read_meta(result.path)["history"]
     assert [e["epoch"] for e in history["finetune"]] == [0, 1, 2, 3]
     assert history["finetune_time_budget_s"] is None
@@ -267,7 +267,8 @@ def test_a_fine_tuned_model_takes_its_drift_baseline_from_validation_and_test(tm
     db = make_training_table(tmp_path / "w.duckdb", users=80, sessions_per_user=2,
                              anomaly_rate=0.3)
     lines = []
-    result = train(config(db, tiny_bert, mode="full", epochs=3), log=lines.append)
+    result = train(config(db, tiny_bert, mode="full", epochs=3, min_anomalies_for_split=0),
+                   log=lines.append)
     meta = read_meta(result.path)
     sizes = meta["split_sizes"]
     with duckdb.connect(str(db), read_only=True) as con:
