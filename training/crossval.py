@@ -208,7 +208,33 @@ def few_label_run(run, reason: str):
                  f"chosen on out-of-fold scores of {k} folds by user; the model was "
                  "refitted on every labelled row; no held-out test split, the metrics are "
                  "out-of-fold (slightly optimistic: they also chose the candidate)")}
+    if cfg.compare_peers:
+        run.fold_peers = lambda: _peers_out_of_fold(run, folds, order, oof)
     texts = [sessions.texts[i] for i in run.split.val]
     return run.finish(model, "head", f"few labels: frozen encoder, head chosen by {k}-fold "
                       "cross-validation by user", oof, None, texts)
 
+
+
+def _peers_out_of_fold(run, folds, order, oof) -> tuple[dict, dict]:
+    """(peer metrics, lead) of TF-IDF + LR and gradient boosting cross-validated on the same
+    user folds, set against the model's out-of-fold scores user by user."""
+    from training.bootstrap import RIVALS, lead_over_best_peer
+    from training.calibrate import max_f1
+    from training.metrics import evaluate_scores
+    from training.peers import compare_peers_by_folds
+    from training.threads import single_thread
+
+    sessions, labelled = run.sessions, run.sessions.labelled
+    with single_thread():
+        found = compare_peers_by_folds(sessions, labelled, folds, run.aggregates,
+                                       run.cfg.seed, log=run.log)
+    labels = sessions.labels[labelled][order]
+    peers, scores = {}, {}
+    for name, out_of_fold in found.items():
+        scores[name] = np.asarray(out_of_fold, dtype=np.float64)[order]
+        peers[name] = {**evaluate_scores(labels, scores[name], max_f1(labels, scores[name])[0],
+                                         curve=False), "scored_on": "out-of-fold"}
+    lead = lead_over_best_peer(labels, sessions.groups[labelled][order], oof,
+                               {k: v for k, v in scores.items() if k in RIVALS}, run.cfg.seed)
+    return peers, {**lead, "scored_on": "out-of-fold"} if lead else {}

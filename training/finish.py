@@ -81,6 +81,8 @@ def finish_run(run, model, mode, plan, val_scores, test_scores, val_texts, keep=
                 {k: v for k, v in peer_scores.items() if k in RIVALS}, cfg.seed)
 
         peers, lead = optional.run(PEERS, fit_peers, ({}, {}))
+    elif labelled and cfg.compare_peers and run.fold_peers is not None:
+        peers, lead = optional.run(PEERS, run.fold_peers, ({}, {}))
     version = new_version()
     directory = models_dir(cfg)
     remove_stale_temp(directory / cfg.name)

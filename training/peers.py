@@ -105,7 +105,7 @@ def gradient_boosting(x_train, y_train, x_val, y_val, x_test, seed: int = 0):
 
 def _by_folds(fit, options, take, y: np.ndarray, folds: list[np.ndarray], test):
     """Few labels: the option whose pooled out-of-fold scores have the best PR-AUC, refitted
-    on every row; (test scores, option, its out-of-fold PR-AUC).
+    on every row; (test scores, option, its out-of-fold PR-AUC, its out-of-fold scores).
 
     `fit(option, inputs, labels)` returns a scorer of inputs; `take(rows)` the inputs of
     those row indices."""
@@ -120,34 +120,40 @@ def _by_folds(fit, options, take, y: np.ndarray, folds: list[np.ndarray], test):
             out_of_fold[fold] = fit(option, take(rest), y[rest])(take(fold))
         auc = float(average_precision_score(y, out_of_fold))
         if best is None or auc > best[1]:
-            best = (option, auc)
-    option, auc = best
-    return fit(option, take(everyone), y)(test), option, round(auc, 4)
+            best = (option, auc, out_of_fold)
+    option, auc, out_of_fold = best
+    return fit(option, take(everyone), y)(test), option, round(auc, 4), out_of_fold
 
 
-def tfidf_logreg_folds(texts: list[str], y, folds, texts_test, seed: int = 0):
+def tfidf_logreg_folds(texts: list[str], y, folds, texts_test, seed: int = 0,
+                       out_of_fold: dict | None = None):
     """Few labels: (test scores, params) of TF-IDF + LR with C chosen by cross-validation
-    over `folds` (row indices of `texts`)."""
+    over `folds` (row indices of `texts`); its out-of-fold scores in `out_of_fold`."""
     def fit(c, inputs, labels):
         vectorizer = _vectorizer()
         model = _logreg(c, seed).fit(vectorizer.fit_transform(inputs), labels)
         return lambda part: model.predict_proba(vectorizer.transform(part))[:, 1]
 
-    scores, c, auc = _by_folds(fit, TFIDF_C, lambda rows: [texts[i] for i in rows], y, folds,
-                               list(texts_test))
+    scores, c, auc, oof = _by_folds(fit, TFIDF_C, lambda rows: [texts[i] for i in rows], y,
+                                    folds, list(texts_test))
+    if out_of_fold is not None:
+        out_of_fold["tfidf_logreg"] = oof
     return scores, {"C": c, "out_of_fold_pr_auc": auc}
 
 
-def gradient_boosting_folds(x: np.ndarray, y, folds, x_test, seed: int = 0):
+def gradient_boosting_folds(x: np.ndarray, y, folds, x_test, seed: int = 0,
+                            out_of_fold: dict | None = None):
     """Few labels: (test scores, params) of gradient boosting chosen by cross-validation over
-    `folds` (row indices of `x`)."""
+    `folds` (row indices of `x`); its out-of-fold scores in `out_of_fold`."""
     def fit(option, inputs, labels):
         model = _gbm(option, seed).fit(inputs, labels)
         return lambda part: model.predict_proba(part)[:, 1]
 
     options = [(*option, leaf) for option in GBM_OPTIONS for leaf in FEW_LABEL_MIN_LEAF]
-    scores, option, auc = _by_folds(fit, options, lambda rows: x[rows], y, folds,
-                                    np.asarray(x_test))
+    scores, option, auc, oof = _by_folds(fit, options, lambda rows: x[rows], y, folds,
+                                         np.asarray(x_test))
+    if out_of_fold is not None:
+        out_of_fold["gbm_aggregates"] = oof
     return scores, {"learning_rate": option[0], "max_leaf_nodes": option[1],
                     "min_samples_leaf": option[2], "out_of_fold_pr_auc": auc}
 
@@ -252,4 +258,27 @@ def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
         val_scores, test_scores, params = isolation_forest(x_fit, x_val, labels[split.val],
                                                            x_test, seed)
         record("isolation_forest_aggregates", val_scores, test_scores, params=params)
+    return out
+
+
+def compare_peers_by_folds(sessions, rows: np.ndarray, folds: list[np.ndarray],
+                           aggregates: tuple[dict, list], seed: int, log=print) -> dict:
+    """Few labels: TF-IDF + LR and gradient boosting cross-validated over the model's own
+    user `folds` (indices into `rows`); {name: out-of-fold scores aligned with `rows`}, so
+    the model's out-of-fold scores can be set against theirs user by user."""
+    labels = sessions.labels[rows]
+    out: dict = {}
+    texts = [sessions.texts[r] for r in rows]
+    tfidf_logreg_folds(texts, labels, folds, texts[:1], seed, out_of_fold=out)
+    by_id, columns = aggregates
+    if columns:
+        x = np.stack([by_id[str(sessions.ids[r])] for r in rows])
+        x = np.where(np.isfinite(x), x, np.nan)
+        keep, dropped = usable_features(x, columns)
+        if dropped:
+            log("  peers: aggregate columns left out: " + ", ".join(
+                f"{name} ({why})" for name, why in dropped.items()))
+        if keep.size:
+            gradient_boosting_folds(x[:, keep], labels, folds, x[:1, keep], seed,
+                                    out_of_fold=out)
     return out

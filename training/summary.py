@@ -47,12 +47,13 @@ def train_summary(result) -> str:
     else:
         lines += metrics_block(result.validation, "no test split; out-of-fold estimate")
     if result.peers:
-        ours = result.test.get("pr_auc")
+        ours = (result.test or result.validation).get("pr_auc")
+        where = "same split (test" if result.test else "same folds (out-of-fold"
         peer_text = ", ".join(
             f"{name} " + (f"skipped ({v['skipped']})" if "skipped" in v
                           else _fmt(v.get("pr_auc")))
             for name, v in result.peers.items())
-        lines.append(f"  peers on the same split (test PR-AUC): duckbert {_fmt(ours)} vs "
+        lines.append(f"  peers on the {where} PR-AUC): duckbert {_fmt(ours)} vs "
                      f"{peer_text}")
     if result.peer_lead:
         lines.append("  " + lead_line(result.peer_lead))
@@ -64,8 +65,10 @@ def train_summary(result) -> str:
 
 
 def lead_line(lead: dict) -> str:
-    """duckbert minus the best peer on test, its interval over test users, in words."""
+    """duckbert minus the best peer on test (or out of fold, with few labels), its interval
+    over users, in words."""
     ci = lead.get("diff_ci")
     span = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+    users = "users, out-of-fold" if lead.get("scored_on") == "out-of-fold" else "test users"
     return (f"duckbert - best peer ({lead['best_peer']}): {lead['diff']:+.3f}{span} "
-            f"(95% over {lead['test_users']} test users) — {lead['verdict']}")
+            f"(95% over {lead['test_users']} {users}) — {lead['verdict']}")

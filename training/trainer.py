@@ -36,6 +36,7 @@ class Run:
         self.timings: dict = {}
         self.evaluation = {"method": "held-out split", "note": "model and threshold chosen "
                            "on the validation split, test scored once at the end"}
+        self.fold_peers = None  # few labels: () -> (peers, lead) out-of-fold (crossval)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ def test_under_the_anomaly_floor_a_splittable_table_cross_validates(tmp_path, ti
     from training.evaluate import evaluate_model
     from training.labelled import open_warehouse, read_sessions
     from training.splits import CROSS_VALIDATION, make_split, trained_on
+    from training.summary import train_summary
     from udf.artifact import read_meta
 
     db = make_training_table(tmp_path / "floor.duckdb", users=80, sessions_per_user=2,
@@ -82,9 +83,21 @@ def test_under_the_anomaly_floor_a_splittable_table_cross_validates(tmp_path, ti
     assert 15 <= anomalous < cfg.min_anomalies_for_split
     make_split(sessions, cfg)  # the old rule alone would split
     lines = []
-    result = train(cfg, log=lines.append)
+    result = train(config(db, tiny_bert, mode="head", compare_peers=True), log=lines.append)
     meta = read_meta(result.path)
     assert meta["evaluation"]["method"] == "cross-validation" and result.test == {}
+    # the peers cross-validate on the same user folds; the lead is over users, out of fold
+    peers, lead = meta["metrics"]["peers"], meta["metrics"]["peer_lead"]
+    assert {"tfidf_logreg", "gbm_aggregates"} <= set(peers)
+    assert all(p["n"] == result.n_labelled and p["scored_on"] == "out-of-fold"
+               for p in peers.values())
+    assert lead["scored_on"] == "out-of-fold" and lead["best_peer"] in peers
+    assert lead["pr_auc"] == pytest.approx(result.validation["pr_auc"], abs=1e-3)
+    lo, hi = lead["diff_ci"]
+    assert lo <= lead["diff"] <= hi
+    summary = train_summary(result)
+    assert "peers on the same folds (out-of-fold PR-AUC)" in summary
+    assert "users, out-of-fold)" in summary
     assert any(f"only {anomalous} anomalous labels" in line and "--min-anomalies-for-split"
                in line for line in lines)
     assert meta["split"] == {"method": CROSS_VALIDATION, "seed": 0}
