@@ -215,7 +215,6 @@ def few_label_run(run, reason: str):
                       "cross-validation by user", oof, None, texts)
 
 
-
 def _peers_out_of_fold(run, folds, order, oof) -> tuple[dict, dict]:
     """(peer metrics, lead) of TF-IDF + LR and gradient boosting cross-validated on the same
     user folds, set against the model's out-of-fold scores user by user."""

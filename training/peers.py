@@ -106,6 +106,7 @@ def gradient_boosting(x_train, y_train, x_val, y_val, x_test, seed: int = 0):
 def _by_folds(fit, options, take, y: np.ndarray, folds: list[np.ndarray], test):
     """Few labels: the option whose pooled out-of-fold scores have the best PR-AUC, refitted
     on every row; (test scores, option, its out-of-fold PR-AUC, its out-of-fold scores).
+    `test` None: only the out-of-fold scores are wanted, so nothing is refitted (scores None).
 
     `fit(option, inputs, labels)` returns a scorer of inputs; `take(rows)` the inputs of
     those row indices."""
@@ -122,20 +123,22 @@ def _by_folds(fit, options, take, y: np.ndarray, folds: list[np.ndarray], test):
         if best is None or auc > best[1]:
             best = (option, auc, out_of_fold)
     option, auc, out_of_fold = best
-    return fit(option, take(everyone), y)(test), option, round(auc, 4), out_of_fold
+    scores = None if test is None else fit(option, take(everyone), y)(test)
+    return scores, option, round(auc, 4), out_of_fold
 
 
 def tfidf_logreg_folds(texts: list[str], y, folds, texts_test, seed: int = 0,
                        out_of_fold: dict | None = None):
-    """Few labels: (test scores, params) of TF-IDF + LR with C chosen by cross-validation
-    over `folds` (row indices of `texts`); its out-of-fold scores in `out_of_fold`."""
+    """Few labels: (test scores, None without `texts_test`; params) of TF-IDF + LR with C
+    chosen by cross-validation over `folds` (row indices of `texts`); its out-of-fold scores
+    in `out_of_fold`."""
     def fit(c, inputs, labels):
         vectorizer = _vectorizer()
         model = _logreg(c, seed).fit(vectorizer.fit_transform(inputs), labels)
         return lambda part: model.predict_proba(vectorizer.transform(part))[:, 1]
 
     scores, c, auc, oof = _by_folds(fit, TFIDF_C, lambda rows: [texts[i] for i in rows], y,
-                                    folds, list(texts_test))
+                                    folds, None if texts_test is None else list(texts_test))
     if out_of_fold is not None:
         out_of_fold["tfidf_logreg"] = oof
     return scores, {"C": c, "out_of_fold_pr_auc": auc}
@@ -151,7 +154,7 @@ def gradient_boosting_folds(x: np.ndarray, y, folds, x_test, seed: int = 0,
 
     options = [(*option, leaf) for option in GBM_OPTIONS for leaf in FEW_LABEL_MIN_LEAF]
     scores, option, auc, oof = _by_folds(fit, options, lambda rows: x[rows], y, folds,
-                                         np.asarray(x_test))
+                                         None if x_test is None else np.asarray(x_test))
     if out_of_fold is not None:
         out_of_fold["gbm_aggregates"] = oof
     return scores, {"learning_rate": option[0], "max_leaf_nodes": option[1],
@@ -201,6 +204,18 @@ def impute(x_fit: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isfinite(x), x, medians) for x in (x_fit, *others)]
 
 
+def _aggregate_matrix(sessions, by_id: dict, rows) -> np.ndarray:
+    """The aggregate columns of `rows`, NULL and non-finite values as NaN."""
+    x = np.stack([by_id[str(sessions.ids[r])] for r in rows])
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def _log_dropped(log, dropped: dict) -> None:
+    if dropped:
+        log("  peers: aggregate columns left out: " + ", ".join(
+            f"{name} ({why})" for name, why in dropped.items()))
+
+
 def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
                   log=print, test_scores_out: dict | None = None) -> dict:
     """The classic detectors on the same split as the model, each with its own max-F1
@@ -234,15 +249,10 @@ def compare_peers(sessions, split, aggregates: tuple[dict, list], seed: int,
     record("tfidf_logreg", val_scores, test_scores, params=params)
     by_id, columns = aggregates
     if columns:
-        def matrix(rows):
-            x = np.stack([by_id[str(sessions.ids[r])] for r in rows])
-            return np.where(np.isfinite(x), x, np.nan)
-
-        x_train, x_val, x_test = matrix(split.train), matrix(split.val), matrix(split.test)
+        x_train, x_val, x_test = (_aggregate_matrix(sessions, by_id, part)
+                                  for part in (split.train, split.val, split.test))
         keep, dropped = usable_features(x_train, columns)
-        if dropped:
-            log("  peers: aggregate columns left out: " + ", ".join(
-                f"{name} ({why})" for name, why in dropped.items()))
+        _log_dropped(log, dropped)
         if keep.size == 0:
             reason = "no aggregate column with more than one value"
             out["gbm_aggregates"] = {"skipped": reason, "dropped_features": dropped}
@@ -269,16 +279,12 @@ def compare_peers_by_folds(sessions, rows: np.ndarray, folds: list[np.ndarray],
     labels = sessions.labels[rows]
     out: dict = {}
     texts = [sessions.texts[r] for r in rows]
-    tfidf_logreg_folds(texts, labels, folds, texts[:1], seed, out_of_fold=out)
+    tfidf_logreg_folds(texts, labels, folds, None, seed, out_of_fold=out)
     by_id, columns = aggregates
     if columns:
-        x = np.stack([by_id[str(sessions.ids[r])] for r in rows])
-        x = np.where(np.isfinite(x), x, np.nan)
+        x = _aggregate_matrix(sessions, by_id, rows)
         keep, dropped = usable_features(x, columns)
-        if dropped:
-            log("  peers: aggregate columns left out: " + ", ".join(
-                f"{name} ({why})" for name, why in dropped.items()))
+        _log_dropped(log, dropped)
         if keep.size:
-            gradient_boosting_folds(x[:, keep], labels, folds, x[:1, keep], seed,
-                                    out_of_fold=out)
+            gradient_boosting_folds(x[:, keep], labels, folds, None, seed, out_of_fold=out)
     return out
